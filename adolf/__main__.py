@@ -1,0 +1,5 @@
+import sys
+
+from adolf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""`adolf <command>`: parse arguments, build Settings, call one function."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import uvloop
+
+from adolf.lanes import LANES
+from adolf.logs import setup_logging
+from adolf.settings import Settings
+
+
+def _lanes(value: str) -> list[str]:
+    lanes = [lane.strip() for lane in value.split(",") if lane.strip()]
+    unknown = [lane for lane in lanes if lane not in LANES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown lanes {unknown}; lanes are {', '.join(LANES)}")
+    return lanes
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from adolf.workers.runner import run_lanes
+
+    port = None if args.health_port == 0 else (args.health_port or settings.health_port)
+    uvloop.run(run_lanes(settings, lanes=args.lanes, burst=args.burst, health_port=port))
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from adolf.db.migrate import migrate
+
+    applied = asyncio.run(migrate(settings.database_url))
+    print(f"applied migrations: {applied}" if applied else "database is up to date")
+    return 0
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    """Like `arq --check`, for several lanes at once: exit 0 only if every lane recorded its health recently."""
+    from arq.constants import health_check_key_suffix
+
+    from adolf.workers.runner import connect_redis
+
+    async def check() -> dict[str, str | None]:
+        redis = await connect_redis(settings)
+        try:
+            values = [await redis.get(LANES[lane].queue + health_check_key_suffix) for lane in args.lanes]
+        finally:
+            await redis.aclose()
+        return {lane: v.decode() if v else None for lane, v in zip(args.lanes, values, strict=True)}
+
+    states = asyncio.run(check())
+    for lane, state in states.items():
+        print(f"{lane:16} {state or 'NO HEALTH RECORD'}")
+    return 0 if all(states.values()) else 1
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+
+
+def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
+    from adolf.client import AdolfClient
+
+    arguments = {}
+    for pair in args.arguments:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"argument {pair!r} is not key=value")
+        arguments[key] = _parse_value(value)
+
+    async def enqueue() -> str:
+        async with await AdolfClient.connect(settings) as client:
+            return (await client.enqueue(args.job, **arguments)).job_id
+
+    print(asyncio.run(enqueue()))
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from adolf.client import AdolfClient
+
+    async def status() -> dict[str, Any]:
+        async with await AdolfClient.connect(settings) as client:
+            return await client.job_info(args.job_id)
+
+    print(orjson.dumps(asyncio.run(status()), option=orjson.OPT_INDENT_2, default=str).decode())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adolf", description="ADOLF background-processing engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    worker = sub.add_parser("worker", help="run worker lanes in one process (all lanes by default)")
+    worker.add_argument("--lanes", type=_lanes, default=list(LANES), help="comma-separated lanes")
+    worker.add_argument("--burst", action="store_true", help="exit once the lanes' queues are empty")
+    worker.add_argument("--health-port", type=int, default=None, help="HTTP probe port (0 = none)")
+    worker.set_defaults(run=cmd_worker)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+
+    check = sub.add_parser("check", help="exit 0 if every lane has a live worker (like arq --check)")
+    check.add_argument("--lanes", type=_lanes, default=list(LANES))
+    check.set_defaults(run=cmd_check)
+
+    enqueue = sub.add_parser("enqueue", help="enqueue a job by name: adolf enqueue NAME key=value ...")
+    enqueue.add_argument("job")
+    enqueue.add_argument("arguments", nargs="*", help="key=value (value parsed as JSON when it is JSON)")
+    enqueue.set_defaults(run=cmd_enqueue)
+
+    status = sub.add_parser("status", help="a job's status and result by id")
+    status.add_argument("job_id")
+    status.set_defaults(run=cmd_status)
+
+    sandbox = sub.add_parser("sandbox", help="run the marketplace simulator (WB, Ozon, YM APIs on one port)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8090)
+    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added to every marketplace answer")
+    sandbox.add_argument("--apply-delay", type=float, default=0.5, help="seconds until an accepted update applies")
+    sandbox.add_argument(
+        "--rate-limit", action="append", default=[], metavar="BUCKET=LIMIT/PERIOD:BURST",
+        help="override a rate limit, e.g. wb.cards_update=600/60:10 (repeatable)",
+    )
+    sandbox.set_defaults(run=cmd_sandbox)
+    return parser
+
+
+def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from adolf.sandbox import SandboxConfig, run_sandbox
+
+    limits = dict(item.split("=", 1) for item in args.rate_limit)
+    config = SandboxConfig(
+        host=args.host, port=args.port, latency_ms=args.latency_ms, apply_delay_s=args.apply_delay
+    )
+    config = config.model_copy(update={"rate_limits": {**config.rate_limits, **limits}})
+    run_sandbox(config)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    setup_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values())
+    run: Callable[[Settings, argparse.Namespace], int] = args.run
+    return run(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

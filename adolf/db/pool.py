@@ -1,0 +1,34 @@
+"""The asyncpg pool: jsonb and json travel as orjson, connections are checked before use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+
+def _encode_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("jsonb", "json"):
+        await conn.set_type_codec(
+            typename, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog", format="text"
+        )
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+) -> asyncpg.Pool:
+    """A pool whose connections decode jsonb to Python objects."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        timeout=connect_timeout,
+        command_timeout=60,
+        max_inactive_connection_lifetime=300,
+    )

@@ -1,0 +1,137 @@
+"""ADOLF's one exception tree. Foreign errors (HTTP statuses, aiohttp, asyncpg, redis) are mapped onto it once,
+at the boundary where they occur (adapters, db, workers), and nothing above looks at a status code again.
+
+Our exception hierarchy::
+
+    AdolfError                        code            recoverable
+    ├── MarketplaceError
+    │   ├── RateLimited               RATE_LIMIT      yes   (retry_after from the marketplace's headers)
+    │   ├── Timeout                   TIMEOUT         yes
+    │   ├── ApiError                  API_ERROR       yes   (5xx, connection reset, malformed body)
+    │   ├── ValidationFailed          VALIDATION_ERROR no   (400/413/422, rejected content)
+    │   ├── NotFound                  NOT_FOUND       no
+    │   └── AuthFailed                AUTH_ERROR      no    (401/403, Ozon's 404 "Invalid Api-Key")
+    ├── InfraError                    INFRA_ERROR     yes   (Redis or PostgreSQL unreachable), alerts
+    ├── InvalidJobArgs                INVALID_ARGS    no    (a malformed job: never retried)
+    └── RetryLater                    (control flow)  a job asks its wrapper for another try
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import asyncpg
+import redis.exceptions
+
+RECOVERABLE_CODES = frozenset({"RATE_LIMIT", "TIMEOUT", "API_ERROR", "INFRA_ERROR"})
+PERMANENT_CODES = frozenset({"VALIDATION_ERROR", "NOT_FOUND", "AUTH_ERROR", "INVALID_ARGS"})
+
+
+class AdolfError(Exception):
+    """Base of every error ADOLF raises on purpose."""
+
+    code: ClassVar[str] = "ERROR"
+    recoverable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class MarketplaceError(AdolfError):
+    """A marketplace API call failed; `code` says how."""
+
+
+class RateLimited(MarketplaceError):
+    """The marketplace (or our shared limiter) says: not now."""
+
+    code = "RATE_LIMIT"
+    recoverable = True
+
+
+class Timeout(MarketplaceError):
+    """The marketplace did not answer in time (or the job's soft time limit was reached)."""
+
+    code = "TIMEOUT"
+    recoverable = True
+
+
+class ApiError(MarketplaceError):
+    """5xx, a dropped connection or an unreadable body: worth another try."""
+
+    code = "API_ERROR"
+    recoverable = True
+
+
+class ValidationFailed(MarketplaceError):
+    """The marketplace rejected the request or the card's content."""
+
+    code = "VALIDATION_ERROR"
+
+
+class NotFound(MarketplaceError):
+    """The card (or resource) does not exist on the marketplace."""
+
+    code = "NOT_FOUND"
+
+
+class AuthFailed(MarketplaceError):
+    """Missing, invalid, expired or under-privileged credentials."""
+
+    code = "AUTH_ERROR"
+
+
+class InfraError(AdolfError):
+    """Redis or PostgreSQL is unreachable: retried with backoff, and an alert goes out."""
+
+    code = "INFRA_ERROR"
+    recoverable = True
+
+
+class InvalidJobArgs(AdolfError):
+    """A job's arguments failed validation: it fails at once and is never retried."""
+
+    code = "INVALID_ARGS"
+
+
+class RetryLater(AdolfError):
+    """Raised by a job to ask for another try after its failure was recorded (code = the cause's code)."""
+
+    def __init__(self, cause_code: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.cause_code = cause_code
+
+    def __str__(self) -> str:
+        return f"{self.cause_code}: {self.message}"
+
+
+_BY_CODE: dict[str, type[MarketplaceError]] = {
+    cls.code: cls for cls in (RateLimited, Timeout, ApiError, ValidationFailed, NotFound, AuthFailed)
+}
+
+
+def marketplace_error(code: str, message: str, *, retry_after: float | None = None) -> MarketplaceError:
+    """The MarketplaceError subclass for a SPEC error code."""
+    return _BY_CODE.get(code, ApiError)(message, retry_after=retry_after)
+
+
+def is_infra_error(exc: BaseException) -> bool:
+    """True for a lost connection to Redis or PostgreSQL (or an InfraError already mapped)."""
+    return isinstance(exc, _INFRA_EXCEPTIONS)
+
+
+_INFRA_EXCEPTIONS = (
+    InfraError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+)

@@ -1,0 +1,111 @@
+"""The one settings object. Built at the edge (CLI, arq settings module, tests) and passed down."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from arq.connections import RedisSettings
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adolf.lanes import LANES
+
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    # "LIMIT/PERIOD_SECONDS:BURST", per marketplace method and seller account (research/marketplaces.md)
+    "wb.cards_update": "10/60:5",
+    "wb.cards_list": "100/60:5",
+    "wb.cards_errors": "10/60:5",
+    "ozon.global": "50/1:50",
+    "ym.offer_mappings_update": "100/60:10",
+    "ym.offer_mappings": "600/60:20",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ADOLF_", env_file=".env", env_nested_delimiter="__", extra="ignore")
+
+    # --- infrastructure
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/adolf"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    timezone: str = "Europe/Moscow"
+
+    # --- worker
+    concurrency: dict[str, int] = Field(default_factory=dict)
+    poll_delay: float = 0.1
+    keep_result_seconds: int = 86_400
+    job_lease_seconds: float = 15.0
+    health_check_interval: float = 10.0
+    shutdown_grace_seconds: float = 25.0
+    retry_delays: tuple[float, ...] = (60.0, 120.0, 300.0)
+    health_port: int = 8081
+
+    # --- Content Factory time limits (seed §7.4/§7.7)
+    publish_soft_timeout: float = 90.0
+    publish_hard_timeout: float = 120.0
+    sync_timeout: float = 300.0
+
+    # --- marketplaces
+    wb_content_url: str = "https://content-api.wildberries.ru"
+    wb_token: SecretStr | None = None
+    ozon_api_url: str = "https://api-seller.ozon.ru"
+    ozon_client_id: str | None = None
+    ozon_api_key: SecretStr | None = None
+    ym_api_url: str = "https://api.partner.market.yandex.ru"
+    ym_api_key: SecretStr | None = None
+    ym_business_id: int | None = None
+    http_timeout: float = 30.0
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    rate_limit_max_wait: float = 20.0
+
+    # --- notifications and alerts
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    slack_webhook_url: SecretStr | None = None
+    notify_poll_interval: float = 2.0
+    office_dashboard_url: str | None = None
+
+    # --- logging
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @field_validator("concurrency")
+    @classmethod
+    def _known_lanes(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - set(LANES)
+        if unknown:
+            raise ValueError(f"unknown lanes {sorted(unknown)}; lanes are {list(LANES)}")
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _merge_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        return {**DEFAULT_RATE_LIMITS, **value}
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def redis_settings(self) -> RedisSettings:
+        return RedisSettings.from_dsn(self.redis_url)
+
+    def lane_concurrency(self, lane: str) -> int:
+        return self.concurrency.get(lane, LANES[lane].default_concurrency)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for masking in logs."""
+        secrets = [self.wb_token, self.ozon_api_key, self.ym_api_key, self.telegram_bot_token, self.slack_webhook_url]
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]

@@ -1,0 +1,85 @@
+"""The worker process's HTTP probe: /health (alive), /ready (Redis, PostgreSQL, lanes polling), /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+
+from adolf.workers.lifecycle import Resources
+
+if TYPE_CHECKING:
+    from adolf.workers.engine import LaneWorker
+
+RESOURCES = web.AppKey("resources", Resources)
+WORKERS = web.AppKey("workers", dict)
+
+QUEUE_LENGTH = Gauge("adolf_queue_length", "Jobs waiting in a lane (due now and deferred)", ["lane"])
+QUEUE_DUE = Gauge("adolf_queue_due", "Jobs in a lane whose time has come", ["lane"])
+RUNNING = Gauge("adolf_jobs_running", "Jobs running in this process", ["lane"])
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    resources = request.app[RESOURCES]
+    workers: dict[str, LaneWorker] = request.app[WORKERS]
+    checks = {
+        "redis": await _probe(resources.redis.ping()),
+        "postgres": await _probe(resources.db.fetchval("SELECT 1")),
+        "lanes": {lane: _lane_state(w, resources.settings.health_check_interval) for lane, w in workers.items()},
+    }
+    ok = checks["redis"] == "ok" and checks["postgres"] == "ok" and all(v == "ok" for v in checks["lanes"].values())
+    return web.json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
+
+
+async def _probe(awaitable: object) -> str:
+    try:
+        await asyncio.wait_for(awaitable, 2.0)  # type: ignore[arg-type]
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _lane_state(worker: LaneWorker, interval: float) -> str:
+    if worker.main_task is None or worker.main_task.done():
+        return "stopped"
+    if time.time() - worker._last_health_check > 3 * interval + 5:
+        return "stalled"
+    return "ok"
+
+
+async def metrics(request: web.Request) -> web.Response:
+    redis = request.app[RESOURCES].redis
+    workers: dict[str, LaneWorker] = request.app[WORKERS]
+    now_ms = int(time.time() * 1000)
+    async with redis.pipeline(transaction=False) as pipe:
+        for worker in workers.values():
+            pipe.zcard(worker.queue_name)
+            pipe.zcount(worker.queue_name, "-inf", now_ms)
+        counts = await pipe.execute()
+    for index, (lane, worker) in enumerate(workers.items()):
+        QUEUE_LENGTH.labels(lane).set(counts[2 * index])
+        QUEUE_DUE.labels(lane).set(counts[2 * index + 1])
+        RUNNING.labels(lane).set(sum(not t.done() for t in worker.tasks.values()))
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(resources: Resources, workers: dict[str, LaneWorker]) -> web.Application:
+    app = web.Application()
+    app[RESOURCES] = resources
+    app[WORKERS] = workers
+    app.add_routes([web.get("/health", health), web.get("/ready", ready), web.get("/metrics", metrics)])
+    return app
+
+
+async def start_health_server(resources: Resources, workers: dict[str, LaneWorker], *, port: int) -> web.AppRunner:
+    runner = web.AppRunner(create_app(resources, workers), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    return runner

@@ -1,0 +1,85 @@
+"""The worker process's composition root: builds the shared resources once and closes them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from adolf.db.pool import create_pool
+from adolf.services.notifications import send_alert
+from adolf.services.outbox import OutboxDispatcher
+from adolf.settings import Settings
+from adolf.workers.failures import DeadLetterOffice
+
+logger = logging.getLogger(__name__)
+
+INFRA_ALERT_INTERVAL = 300.0
+
+
+@dataclass
+class Resources:
+    """Everything jobs share in one process: pools, sessions, adapters. Nothing here is needed by another process."""
+
+    settings: Settings
+    redis: ArqRedis
+    db: asyncpg.Pool
+    dead_letters: DeadLetterOffice
+    outbox: OutboxDispatcher
+    _background: list[asyncio.Task[Any]] = field(default_factory=list)
+    _infra_alerted: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    async def open(cls, settings: Settings, redis: ArqRedis) -> Resources:
+        # min_size=0: the worker starts even while PostgreSQL is down; jobs retry until it is back
+        db = await create_pool(settings.database_url, min_size=0, max_size=settings.db_pool_max)
+        outbox = OutboxDispatcher(db, channels=[], poll_interval=settings.notify_poll_interval)
+        resources = cls(
+            settings=settings, redis=redis, db=db, dead_letters=DeadLetterOffice(db, redis), outbox=outbox
+        )
+        resources._background.append(asyncio.create_task(outbox.run_forever(), name="adolf-outbox"))
+        return resources
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.dead_letters.drain()
+        await self.db.close()
+
+    async def infra_alert(self, exc: BaseException, *, job_name: str) -> None:
+        """Alert about an unreachable Redis/PostgreSQL, at most once per INFRA_ALERT_INTERVAL per cause."""
+        key = type(exc).__name__
+        now = time.monotonic()
+        if now - self._infra_alerted.get(key, -INFRA_ALERT_INTERVAL) < INFRA_ALERT_INTERVAL:
+            return
+        self._infra_alerted[key] = now
+        message = f"infrastructure error in {job_name}: {type(exc).__name__}: {exc}"
+        logger.error(message)
+        try:
+            await send_alert(self.db, event_type="infra.error", message=message, data={"job": job_name})
+        except Exception as alert_exc:
+            logger.error("infra alert not stored (%s); it is only in this log", alert_exc)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """arq on_startup for one lane run with the plain `arq` command."""
+    settings: Settings = ctx["settings"]
+    resources = await Resources.open(settings, ctx["redis"])
+    ctx["resources"] = resources
+    ctx["serializer"].sink = resources.dead_letters.submit_result
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    resources: Resources | None = ctx.get("resources")
+    if resources is not None:
+        ctx["serializer"].sink = None
+        await resources.close()

@@ -1,0 +1,98 @@
+"""Job and cron declarations. Adding a job is one `JobSpec` line in `adolf/workers/catalog.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from adolf.lanes import LANES
+
+if TYPE_CHECKING:
+    from adolf.settings import Settings
+    from adolf.workers.context import JobContext
+
+Handler = Callable[["JobContext", Any], Awaitable[Any]]
+CronField = int | set[int] | None
+
+
+class UnknownJob(KeyError):
+    """No job of that name is registered."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job: its dotted name (the seeds' task name), handler, lane and argument model.
+
+    `max_tries` counts every run, crashes included (arq semantics). `timeout` is the hard limit in seconds;
+    `timeout_setting` names a Settings field that overrides it.
+    """
+
+    name: str
+    handler: Handler
+    lane: str
+    args: type[BaseModel]
+    timeout: float = 300.0
+    timeout_setting: str | None = None
+    max_tries: int = 1
+    retry_unexpected: bool = False
+    unique_by: str | None = None  # argument whose value makes the job id (one job per value at a time)
+
+    def __post_init__(self) -> None:
+        if self.lane not in LANES:
+            raise ValueError(f"job {self.name}: unknown lane {self.lane!r}")
+        if self.unique_by is not None and self.unique_by not in self.args.model_fields:
+            raise ValueError(f"job {self.name}: unique_by {self.unique_by!r} is not an argument")
+
+    def hard_timeout(self, settings: Settings) -> float:
+        return float(getattr(settings, self.timeout_setting)) if self.timeout_setting else self.timeout
+
+    def job_id_for(self, arguments: BaseModel) -> str | None:
+        if self.unique_by is None:
+            return None
+        return f"{self.name}:{getattr(arguments, self.unique_by)}"
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    """A schedule for a registered job, in the worker's timezone (Europe/Moscow). It runs on the job's lane."""
+
+    job: str
+    hour: CronField = None
+    minute: CronField = None
+    second: CronField = 0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_tries: int = 3
+
+    @property
+    def name(self) -> str:
+        return f"cron:{self.job}"
+
+
+class Registry:
+    def __init__(self, jobs: Iterable[JobSpec], crons: Iterable[CronSpec] = ()) -> None:
+        self.jobs: dict[str, JobSpec] = {}
+        for spec in jobs:
+            if spec.name in self.jobs:
+                raise ValueError(f"job {spec.name} registered twice")
+            self.jobs[spec.name] = spec
+        self.crons = list(crons)
+        for cron in self.crons:
+            self.job(cron.job)
+
+    def job(self, name: str) -> JobSpec:
+        try:
+            return self.jobs[name]
+        except KeyError:
+            raise UnknownJob(f"no job named {name!r}; known jobs: {sorted(self.jobs)}") from None
+
+    def jobs_for_lane(self, lane: str) -> list[JobSpec]:
+        return [spec for spec in self.jobs.values() if spec.lane == lane]
+
+    def crons_for_lane(self, lane: str) -> list[CronSpec]:
+        return [cron for cron in self.crons if self.job(cron.job).lane == lane]
+
+    def extended(self, jobs: Iterable[JobSpec] = (), crons: Iterable[CronSpec] = ()) -> Registry:
+        return Registry([*self.jobs.values(), *jobs], [*self.crons, *crons])

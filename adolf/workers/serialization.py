@@ -1,0 +1,96 @@
+"""orjson job (de)serialization: nothing read from Redis can make the worker run code (no pickle).
+
+A failed job's exception is stored as `{"__exception__": {"type", "message", "code"}}` and comes back to callers as
+`JobFailed`, so `await job.result()` raises a readable error rather than arq's SerializationError.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+logger = logging.getLogger(__name__)
+
+EXCEPTION_KEY = "__exception__"
+
+
+class JobFailed(Exception):
+    """How a failed job's exception looks to whoever reads its result."""
+
+    def __init__(self, type_name: str, message: str, code: str | None = None) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.code = code
+
+
+def describe_exception(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, JobFailed):
+        return {"type": exc.type_name, "message": exc.message, "code": exc.code}
+    message = getattr(exc, "message", None)
+    return {
+        "type": type(exc).__name__,
+        "message": message if isinstance(message, str) else str(exc),
+        "code": getattr(exc, "cause_code", None) or getattr(exc, "code", None),
+    }
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseException):
+        return {EXCEPTION_KEY: describe_exception(value)}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def serialize(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def deserialize(raw: bytes) -> dict[str, Any]:
+    data = orjson.loads(raw)
+    if not isinstance(data, dict):
+        raise TypeError("a job payload must be a JSON object")
+    result = data.get("r")
+    if data.get("s") is False and isinstance(result, dict) and EXCEPTION_KEY in result:
+        info = result[EXCEPTION_KEY]
+        data["r"] = JobFailed(str(info.get("type")), str(info.get("message")), info.get("code"))
+    return data
+
+
+FailureSink = Callable[[dict[str, Any]], None]
+
+
+class JobSerializer:
+    """arq's `job_serializer`, which also reports failures that no job code saw.
+
+    arq runs no hook when it fails a job before or around the job's own code: job expired, undecodable payload,
+    unknown function, tries used up by a crash, the hard timeout. Every one of those results passes through the
+    result serializer, so this is where they are handed to the dead-letter sink. Failures our job wrapper already
+    dead-lettered carry `dead_lettered = True` and are not reported twice.
+    """
+
+    def __init__(self) -> None:
+        self.sink: FailureSink | None = None
+
+    def __call__(self, data: dict[str, Any]) -> bytes:
+        if self.sink is not None and _unreported_failure(data):
+            try:
+                self.sink(data)
+            except Exception:
+                logger.exception("dead-letter sink failed for job %s", data.get("id"))
+        return serialize(data)
+
+
+def _unreported_failure(data: dict[str, Any]) -> bool:
+    result = data.get("r")
+    return data.get("s") is False and isinstance(result, BaseException) and not getattr(result, "dead_lettered", False)

@@ -1,0 +1,163 @@
+"""Real servers, isolated per test.
+
+PostgreSQL: database `adolf_test` on the server of ADOLF_DATABASE_URL (or ADOLF_TEST_DATABASE_URL), recreated and
+migrated once per session, tables truncated per test. Redis: database 15 of ADOLF_REDIS_URL's server (or
+ADOLF_TEST_REDIS_URL), flushed per test. Marketplaces: the sandbox, in this process, over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from arq.connections import ArqRedis
+
+from adolf.db.migrate import migrate
+from adolf.db.pool import create_pool
+from adolf.settings import Settings
+from adolf.workers.runner import LaneGroup, connect_redis
+from tests.support.jobs import TEST_REGISTRY
+from tests.support.processes import WorkerProcesses
+
+TABLES = (
+    "reports", "niche_analyses", "niche_trends", "niches", "api_tokens", "failed_jobs", "notifications",
+    "publications", "generations", "content_drafts",
+)
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def server_urls() -> tuple[str, str]:
+    base = Settings()
+    database = os.environ.get("ADOLF_TEST_DATABASE_URL") or _with_path(base.database_url, "/adolf_test")
+    redis = os.environ.get("ADOLF_TEST_REDIS_URL") or _with_path(base.redis_url, "/15")
+    return database, redis
+
+
+def make_settings(**overrides: object) -> Settings:
+    """Settings for tests: real servers, short delays so retries and leases play out in seconds."""
+    database_url, redis_url = server_urls()
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "retry_delays": (0.05, 0.1, 0.15),
+        "poll_delay": 0.02,
+        "job_lease_seconds": 3.0,
+        "health_check_interval": 1.0,
+        "shutdown_grace_seconds": 5.0,
+        "notify_poll_interval": 0.1,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> AsyncIterator[str]:
+    name = urlsplit(settings.database_url).path.lstrip("/")
+    admin = await asyncpg.connect(_with_path(settings.database_url, "/postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    await migrate(settings.database_url)
+    yield settings.database_url
+
+
+@pytest.fixture(scope="session")
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    db = await create_pool(database, min_size=1, max_size=10)
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The session pool over freshly emptied tables."""
+    await pool.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    return pool
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One connection inside a transaction that is rolled back after the test."""
+    async with pool.acquire() as connection:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+async def redis_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
+    redis = await connect_redis(settings)
+    yield redis
+    await redis.aclose()
+
+
+@pytest.fixture
+async def redis(redis_pool: ArqRedis) -> ArqRedis:
+    await redis_pool.flushdb()
+    return redis_pool
+
+
+LaneGroupFactory = Callable[..., Awaitable[LaneGroup]]
+
+
+@pytest.fixture
+async def lane_group(settings: Settings, db: asyncpg.Pool, redis: ArqRedis) -> AsyncIterator[LaneGroupFactory]:
+    """Start lane groups in this process (with the test jobs registered); stopped at teardown."""
+    running: list[tuple[LaneGroup, asyncio.Task[None]]] = []
+
+    async def start(lanes: list[str], *, settings_: Settings | None = None, registry=TEST_REGISTRY) -> LaneGroup:
+        group = LaneGroup(settings_ or settings, lanes=lanes, registry=registry)
+        await group.start()
+        running.append((group, asyncio.create_task(group.run())))
+        return group
+
+    yield start
+    for group, task in running:
+        group.stop(graceful=False)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await group.close()
+
+
+@pytest.fixture
+async def burst(settings: Settings, db: asyncpg.Pool, redis: ArqRedis) -> Callable[..., Awaitable[LaneGroup]]:
+    """Run lanes until their queues are empty; returns the stopped group (its workers keep their counters)."""
+
+    async def run(lanes: list[str], *, settings_: Settings | None = None, registry=TEST_REGISTRY) -> LaneGroup:
+        group = LaneGroup(settings_ or settings, lanes=lanes, registry=registry, burst=True)
+        await group.start()
+        try:
+            await asyncio.wait_for(group.run(), 60)
+        finally:
+            await group.close()
+        return group
+
+    return run
+
+
+@pytest.fixture
+async def worker_processes(settings: Settings, db: asyncpg.Pool, redis: ArqRedis) -> AsyncIterator[WorkerProcesses]:
+    """Worker processes started with `python -m tests.support.worker_main`; killed (by pid) at teardown."""
+    processes = WorkerProcesses(settings)
+    yield processes
+    await processes.stop_all()

@@ -1,0 +1,61 @@
+"""Rows with sensible defaults and keyword overrides."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from adolf.db.repositories.drafts import DraftRepository
+from adolf.db.repositories.publications import PublicationRepository
+from adolf.models.content import Draft, DraftStatus, Marketplace, Publication, PublicationStatus
+
+USER_ID = UUID("00000000-0000-4000-8000-000000000001")
+
+
+async def make_draft(
+    db: asyncpg.Connection | asyncpg.Pool, *, updated_at: datetime | None = None, **overrides: Any
+) -> Draft:
+    values: dict[str, Any] = {
+        "user_id": USER_ID,
+        "sku": f"SKU-{uuid4().hex[:8]}",
+        "marketplace": Marketplace.WB,
+        "title": "Кружка керамическая 350 мл",
+        "description": "Керамическая кружка для чая и кофе. Подходит для посудомоечной машины.",
+        "attributes": {"Цвет": "белый"},
+        "seo_tags": ["кружка", "керамика"],
+        "status": DraftStatus.APPROVED,
+        "is_valid": True,
+    }
+    values.update(overrides)
+    draft = await DraftRepository(db).create(**values)
+    if updated_at is not None:
+        await db.execute("UPDATE content_drafts SET updated_at = $2 WHERE id = $1", draft.id, updated_at)
+        draft = await DraftRepository(db).get_by_id(draft.id)
+    return draft  # type: ignore[return-value]
+
+
+async def make_publication(
+    db: asyncpg.Connection | asyncpg.Pool,
+    draft: Draft,
+    *,
+    status: PublicationStatus = PublicationStatus.PENDING,
+    published_at: datetime | None = None,
+    **fields: Any,
+) -> Publication:
+    repo = PublicationRepository(db)
+    publication = await repo.create(
+        draft_id=draft.id, sku=draft.sku, marketplace=draft.marketplace, published_by=draft.user_id
+    )
+    if status != PublicationStatus.PENDING or published_at or fields:
+        publication = await repo.update_status(  # type: ignore[assignment]
+            publication.id,
+            status,
+            published_at=published_at,
+            published_title=fields.pop("published_title", draft.title if published_at else None),
+            published_description=fields.pop("published_description", draft.description if published_at else None),
+            **fields,
+        )
+    return publication

@@ -1,0 +1,69 @@
+"""Worker processes for multi-process tests, started and stopped by pid (never by name)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from adolf.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADOLF_")}
+    env.update(
+        ADOLF_DATABASE_URL=settings.database_url,
+        ADOLF_REDIS_URL=settings.redis_url,
+        ADOLF_POLL_DELAY=str(settings.poll_delay),
+        ADOLF_JOB_LEASE_SECONDS=str(settings.job_lease_seconds),
+        ADOLF_HEALTH_CHECK_INTERVAL=str(settings.health_check_interval),
+        ADOLF_SHUTDOWN_GRACE_SECONDS=str(settings.shutdown_grace_seconds),
+        ADOLF_RETRY_DELAYS=f"[{','.join(map(str, settings.retry_delays))}]",
+        ADOLF_NOTIFY_POLL_INTERVAL=str(settings.notify_poll_interval),
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+class WorkerProcesses:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.processes: list[asyncio.subprocess.Process] = []
+        self.logs: dict[int, Path] = {}
+
+    async def start(self, *args: str, module: str = "tests.support.worker_main", **env: str) -> int:
+        """Start `python -m module *args`; returns its pid. Output goes to a log file per process."""
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"adolf-test-worker-{len(self.processes)}-{os.getpid()}.log"
+        handle = log.open("wb")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, *args,
+            cwd=ROOT, env=settings_env(self.settings, **env), stdout=handle, stderr=handle,
+        )
+        handle.close()
+        self.processes.append(process)
+        self.logs[process.pid] = log
+        return process.pid
+
+    def log_of(self, pid: int) -> str:
+        return self.logs[pid].read_text(errors="replace")
+
+    async def kill(self, pid: int, sig: signal.Signals = signal.SIGKILL) -> int:
+        process = next(p for p in self.processes if p.pid == pid)
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+        return await asyncio.wait_for(process.wait(), 30)
+
+    async def stop_all(self) -> None:
+        for process in self.processes:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        for log in self.logs.values():
+            log.unlink(missing_ok=True)

@@ -1,0 +1,41 @@
+import logging
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from adolf.logs import JsonFormatter, SecretMasker, log_context
+from adolf.settings import DEFAULT_RATE_LIMITS, Settings
+
+
+def test_settings_read_adolf_env(monkeypatch):
+    monkeypatch.setenv("ADOLF_REDIS_URL", "redis://example:6390/3")
+    monkeypatch.setenv("ADOLF_CONCURRENCY__CONTENT_HIGH", "7")
+    monkeypatch.setenv("ADOLF_RATE_LIMITS", '{"wb.cards_update": "20/60:5"}')
+    monkeypatch.setenv("ADOLF_WB_TOKEN", "secret-token-value")
+    settings = Settings(_env_file=None)
+    assert (settings.redis_settings.host, settings.redis_settings.port, settings.redis_settings.database) == (
+        "example", 6390, 3,
+    )
+    assert settings.lane_concurrency("content_high") == 7
+    assert settings.lane_concurrency("scout_heavy") == 2
+    assert settings.rate_limits == {**DEFAULT_RATE_LIMITS, "wb.cards_update": "20/60:5"}
+    assert "secret-token-value" not in repr(settings)
+    assert settings.secret_values() == ["secret-token-value"]
+
+
+def test_unknown_lane_and_timezone_are_rejected():
+    with pytest.raises(ValidationError, match="unknown lanes"):
+        Settings(_env_file=None, concurrency={"content_hgh": 3})
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, timezone="Mars/Olympus")
+
+
+def test_json_log_lines_carry_job_context_and_no_secrets():
+    formatter = JsonFormatter(SecretMasker(["tok-123456"]))
+    record = logging.LogRecord("adolf.x", logging.INFO, __file__, 1, "sent with %s", ("tok-123456",), None)
+    record.duration_ms = 12.5
+    with log_context(job_id="j1", job_name="content_factory.tasks.publish_content", tries=2):
+        line = orjson.loads(formatter.format(record))
+    assert line["msg"] == "sent with ***"
+    assert (line["job_id"], line["tries"], line["duration_ms"], line["level"]) == ("j1", 2, 12.5, "INFO")
