@@ -127,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added to every marketplace answer")
     sandbox.add_argument("--apply-delay", type=float, default=0.5, help="seconds until an accepted update applies")
     sandbox.add_argument(
-        "--rate-limit", action="append", default=[], metavar="BUCKET=LIMIT/PERIOD:BURST",
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="BUCKET=LIMIT/PERIOD:BURST",
         help="override a rate limit, e.g. wb.cards_update=600/60:10 (repeatable)",
     )
     sandbox.set_defaults(run=cmd_sandbox)
@@ -138,9 +141,7 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from adolf.sandbox import SandboxConfig, run_sandbox
 
     limits = dict(item.split("=", 1) for item in args.rate_limit)
-    config = SandboxConfig(
-        host=args.host, port=args.port, latency_ms=args.latency_ms, apply_delay_s=args.apply_delay
-    )
+    config = SandboxConfig(host=args.host, port=args.port, latency_ms=args.latency_ms, apply_delay_s=args.apply_delay)
     config = config.model_copy(update={"rate_limits": {**config.rate_limits, **limits}})
     run_sandbox(config)
     return 0

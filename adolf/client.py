@@ -87,9 +87,7 @@ class AdolfClient:
 
     # --- generic
 
-    async def enqueue(
-        self, job_name: str, /, *, _defer_by: float | timedelta | None = None, **arguments: Any
-    ) -> Job:
+    async def enqueue(self, job_name: str, /, *, _defer_by: float | timedelta | None = None, **arguments: Any) -> Job:
         """Validate and enqueue any registered job by its dotted name."""
         return await self._enqueue_spec(self.registry.job(job_name), arguments, defer_by=_defer_by)
 
@@ -137,6 +135,10 @@ class AdolfClient:
             if score is not None:
                 return self.job(job_id, lane.queue)
         return self.job(job_id)
+
+    async def result(self, job_id: str, *, timeout: float | None = None, poll_delay: float = 0.1) -> Any:
+        """Wait for a job's result by id alone; re-raises a failed job's error as JobFailed."""
+        return await (await self.find(job_id)).result(timeout=timeout, poll_delay=poll_delay)
 
     async def status(self, job_id: str) -> JobStatus:
         return await (await self.find(job_id)).status()

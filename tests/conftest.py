@@ -25,8 +25,16 @@ from tests.support.jobs import TEST_REGISTRY
 from tests.support.processes import WorkerProcesses
 
 TABLES = (
-    "reports", "niche_analyses", "niche_trends", "niches", "api_tokens", "failed_jobs", "notifications",
-    "publications", "generations", "content_drafts",
+    "reports",
+    "niche_analyses",
+    "niche_trends",
+    "niches",
+    "api_tokens",
+    "failed_jobs",
+    "notifications",
+    "publications",
+    "generations",
+    "content_drafts",
 )
 
 

@@ -17,9 +17,7 @@ async def send_notification(
     db: Executor, *, user_id: UUID | None, event_type: str, data: dict[str, Any], dedup_key: str | None = None
 ) -> Notification | None:
     """Queue a user notification; with a dedup_key, a re-run job cannot queue it twice (returns None then)."""
-    return await NotificationRepository(db).add(
-        user_id=user_id, event_type=event_type, data=data, dedup_key=dedup_key
-    )
+    return await NotificationRepository(db).add(user_id=user_id, event_type=event_type, data=data, dedup_key=dedup_key)
 
 
 async def send_alert(

@@ -7,8 +7,14 @@ from adolf.workers.jobs import content_factory as cf
 from adolf.workers.registry import CronSpec, JobSpec, Registry
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("content_factory.tasks.handle_failed_task", cf.handle_failed_task, "content_low", a.DeadLetterArgs,
-            timeout=60, max_tries=10),
+    JobSpec(
+        "content_factory.tasks.handle_failed_task",
+        cf.handle_failed_task,
+        "content_low",
+        a.DeadLetterArgs,
+        timeout=60,
+        max_tries=10,
+    ),
 )
 
 CRONS: tuple[CronSpec, ...] = ()

@@ -40,9 +40,7 @@ class Resources:
         # min_size=0: the worker starts even while PostgreSQL is down; jobs retry until it is back
         db = await create_pool(settings.database_url, min_size=0, max_size=settings.db_pool_max)
         outbox = OutboxDispatcher(db, channels=[], poll_interval=settings.notify_poll_interval)
-        resources = cls(
-            settings=settings, redis=redis, db=db, dead_letters=DeadLetterOffice(db, redis), outbox=outbox
-        )
+        resources = cls(settings=settings, redis=redis, db=db, dead_letters=DeadLetterOffice(db, redis), outbox=outbox)
         resources._background.append(asyncio.create_task(outbox.run_forever(), name="adolf-outbox"))
         return resources
 

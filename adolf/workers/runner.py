@@ -34,7 +34,11 @@ class LaneGroup:
     """Several lanes' arq workers in one process, sharing its resources."""
 
     def __init__(
-        self, settings: Settings, *, lanes: Sequence[str] | None = None, registry: Registry = REGISTRY,
+        self,
+        settings: Settings,
+        *,
+        lanes: Sequence[str] | None = None,
+        registry: Registry = REGISTRY,
         burst: bool = False,
     ) -> None:
         self.settings = settings

@@ -36,16 +36,32 @@ async def test_migrations_apply_on_an_empty_database_then_reapply_as_a_no_op(emp
     conn = await asyncpg.connect(empty_database)
     tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     await conn.close()
-    assert {"content_drafts", "generations", "publications", "notifications", "failed_jobs", "niches",
-            "niche_trends", "niche_analyses", "reports", "api_tokens"} <= tables
+    assert {
+        "content_drafts",
+        "generations",
+        "publications",
+        "notifications",
+        "failed_jobs",
+        "niches",
+        "niche_trends",
+        "niche_analyses",
+        "reports",
+        "api_tokens",
+    } <= tables
 
 
 async def test_two_concurrent_migrate_processes_apply_each_migration_once(empty_database):
     env = {"ADOLF_DATABASE_URL": empty_database, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     runs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adolf", "migrate", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "adolf",
+            "migrate",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         for _ in range(2)
     ]

@@ -58,8 +58,9 @@ async def test_cleanup_orphaned_deletes_generations_without_a_draft_older_than_t
     orphan_old = await repo.create(sku="A", marketplace=Marketplace.WB, created_at=threshold - US)
     orphan_at = await repo.create(sku="B", marketplace=Marketplace.WB, created_at=threshold)
     linked_old = await repo.create(sku="C", marketplace=Marketplace.WB, draft_id=draft.id, created_at=threshold - US)
-    orphaned_by_delete = await repo.create(sku="D", marketplace=Marketplace.OZON, draft_id=draft.id,
-                                           created_at=threshold - timedelta(days=1))
+    orphaned_by_delete = await repo.create(
+        sku="D", marketplace=Marketplace.OZON, draft_id=draft.id, created_at=threshold - timedelta(days=1)
+    )
 
     await conn.execute("DELETE FROM content_drafts WHERE id = $1", draft.id)  # SET NULL orphans C and D
     assert await repo.cleanup_orphaned(threshold=threshold) == 3
@@ -96,12 +97,20 @@ async def test_update_status_sets_fields_and_respects_allowed_from(conn, now):
     repo = PublicationRepository(conn)
     publication = await make_publication(conn, draft, status=PublicationStatus.PROCESSING)
     published = await repo.update_status(
-        publication.id, PublicationStatus.PUBLISHED, allowed_from=[PublicationStatus.PROCESSING],
-        nm_id="123456", api_response={"error": False}, published_at=now,
-        published_title=draft.title, published_description=draft.description,
+        publication.id,
+        PublicationStatus.PUBLISHED,
+        allowed_from=[PublicationStatus.PROCESSING],
+        nm_id="123456",
+        api_response={"error": False},
+        published_at=now,
+        published_title=draft.title,
+        published_description=draft.description,
     )
     assert (published.status, published.nm_id, published.api_response, published.published_at) == (
-        "published", "123456", {"error": False}, now,
+        "published",
+        "123456",
+        {"error": False},
+        now,
     )
     again = await repo.update_status(
         publication.id, PublicationStatus.PUBLISHED, allowed_from=[PublicationStatus.PROCESSING]
@@ -117,7 +126,10 @@ async def test_update_error_and_reset_retry_count(conn):
     publication = await make_publication(conn, draft, status=PublicationStatus.PROCESSING)
     errored = await repo.update_error(publication.id, error_code="RATE_LIMIT", error_message="429", retry_count=2)
     assert (errored.error_code, errored.error_message, errored.retry_count, errored.status) == (
-        "RATE_LIMIT", "429", 2, "processing",
+        "RATE_LIMIT",
+        "429",
+        2,
+        "processing",
     )
     reset = await repo.reset_retry_count(publication.id)
     assert (reset.retry_count, reset.round) == (0, publication.round + 1)
@@ -126,12 +138,13 @@ async def test_update_error_and_reset_retry_count(conn):
 async def test_get_recent_published_includes_the_threshold_and_only_published(conn, now):
     threshold = now - timedelta(hours=24)
     repo = PublicationRepository(conn)
-    at = await make_publication(conn, await make_draft(conn), status=PublicationStatus.PUBLISHED,
-                                published_at=threshold)
-    inside = await make_publication(conn, await make_draft(conn), status=PublicationStatus.PUBLISHED,
-                                    published_at=now)
-    await make_publication(conn, await make_draft(conn), status=PublicationStatus.PUBLISHED,
-                           published_at=threshold - US)
+    at = await make_publication(
+        conn, await make_draft(conn), status=PublicationStatus.PUBLISHED, published_at=threshold
+    )
+    inside = await make_publication(conn, await make_draft(conn), status=PublicationStatus.PUBLISHED, published_at=now)
+    await make_publication(
+        conn, await make_draft(conn), status=PublicationStatus.PUBLISHED, published_at=threshold - US
+    )
     await make_publication(conn, await make_draft(conn), status=PublicationStatus.VERIFIED, published_at=now)
     recent = await repo.get_recent_published(threshold=threshold)
     assert [p.id for p in recent] == [at.id, inside.id]
@@ -165,8 +178,16 @@ async def test_notifications_dedup_and_lease(conn):
 
 async def test_failed_jobs_record_each_run_once(conn, now):
     repo = FailedJobRepository(conn)
-    values = dict(job_id="publish:1", job_name="content_factory.tasks.publish_content", queue="content_high",
-                  args=[], kwargs={"draft_id": str(uuid4())}, exception="ValueError: x", error_code=None, tries=4)
+    values = dict(
+        job_id="publish:1",
+        job_name="content_factory.tasks.publish_content",
+        queue="content_high",
+        args=[],
+        kwargs={"draft_id": str(uuid4())},
+        exception="ValueError: x",
+        error_code=None,
+        tries=4,
+    )
     first = await repo.record(**values, enqueued_at=now)
     assert await repo.record(**values, enqueued_at=now) is None
     second_run = await repo.record(**values, enqueued_at=now + timedelta(seconds=1))

@@ -42,8 +42,14 @@ class WorkerProcesses:
         log = Path(os.environ.get("TMPDIR", "/tmp")) / f"adolf-test-worker-{len(self.processes)}-{os.getpid()}.log"
         handle = log.open("wb")
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, *args,
-            cwd=ROOT, env=settings_env(self.settings, **env), stdout=handle, stderr=handle,
+            sys.executable,
+            "-m",
+            module,
+            *args,
+            cwd=ROOT,
+            env=settings_env(self.settings, **env),
+            stdout=handle,
+            stderr=handle,
         )
         handle.close()
         self.processes.append(process)

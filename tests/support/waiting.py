@@ -10,8 +10,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05,
-                     what: str = "condition") -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
+) -> T:
     """Return check()'s first truthy value; fail the test if none comes within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -16,7 +16,9 @@ class Boom:
 
 def test_job_payload_round_trips_as_json():
     draft_id = uuid4()
-    raw = serialize({"f": "x", "a": [1], "k": {"draft_id": draft_id, "at": datetime(2026, 1, 1, tzinfo=UTC)}, "t": None})
+    raw = serialize(
+        {"f": "x", "a": [1], "k": {"draft_id": draft_id, "at": datetime(2026, 1, 1, tzinfo=UTC)}, "t": None}
+    )
     assert raw.startswith(b"{")
     assert deserialize(raw)["k"] == {"draft_id": str(draft_id), "at": "2026-01-01T00:00:00+00:00"}
 
@@ -39,7 +41,9 @@ def test_a_failed_result_comes_back_as_job_failed_with_its_code():
     result = deserialize_result(raw, deserializer=deserialize)
     assert isinstance(result.result, JobFailed)
     assert (result.result.type_name, result.result.message, result.result.code) == (
-        "ValidationFailed", "title too long", "VALIDATION_ERROR",
+        "ValidationFailed",
+        "title too long",
+        "VALIDATION_ERROR",
     )
 
 

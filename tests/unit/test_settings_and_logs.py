@@ -15,7 +15,9 @@ def test_settings_read_adolf_env(monkeypatch):
     monkeypatch.setenv("ADOLF_WB_TOKEN", "secret-token-value")
     settings = Settings(_env_file=None)
     assert (settings.redis_settings.host, settings.redis_settings.port, settings.redis_settings.database) == (
-        "example", 6390, 3,
+        "example",
+        6390,
+        3,
     )
     assert settings.lane_concurrency("content_high") == 7
     assert settings.lane_concurrency("scout_heavy") == 2

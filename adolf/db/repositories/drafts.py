@@ -57,8 +57,17 @@ class DraftRepository(Repository[Draft]):
         validation_errors: list[Any] | None = None,
     ) -> Draft:
         return await self._created(
-            INSERT, user_id, sku, marketplace, title, description, attributes or {}, seo_tags or [],
-            status, is_valid, validation_errors or [],
+            INSERT,
+            user_id,
+            sku,
+            marketplace,
+            title,
+            description,
+            attributes or {},
+            seo_tags or [],
+            status,
+            is_valid,
+            validation_errors or [],
         )
 
     async def update_status(self, draft_id: UUID, status: DraftStatus) -> Draft | None:

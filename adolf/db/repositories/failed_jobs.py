@@ -48,9 +48,7 @@ class FailedJobRepository(Repository[FailedJob]):
         enqueued_at: datetime,
     ) -> FailedJob | None:
         """Store a finally failed job run; None when this run (job id + enqueue time) is already stored."""
-        return await self._one(
-            RECORD, job_id, job_name, queue, args, kwargs, exception, error_code, tries, enqueued_at
-        )
+        return await self._one(RECORD, job_id, job_name, queue, args, kwargs, exception, error_code, tries, enqueued_at)
 
     async def get(self, failed_job_id: int) -> FailedJob | None:
         return await self._one(GET, failed_job_id)

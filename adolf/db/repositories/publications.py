@@ -94,9 +94,7 @@ class PublicationRepository(Repository[Publication]):
     async def get_latest_for_draft(self, draft_id: UUID) -> Publication | None:
         return await self._one(GET_LATEST_FOR_DRAFT, draft_id)
 
-    async def create(
-        self, *, draft_id: UUID, sku: str, marketplace: Marketplace, published_by: UUID
-    ) -> Publication:
+    async def create(self, *, draft_id: UUID, sku: str, marketplace: Marketplace, published_by: UUID) -> Publication:
         """A new `pending` publication, or the one already in flight for this draft."""
         created = await self._one(CREATE, draft_id, sku, marketplace, published_by)
         if created is not None:

@@ -1,0 +1,115 @@
+"""A rate limiter shared by every worker process: GCRA with its state in Redis.
+
+Each call reserves the next free slot of its bucket (marketplace method + seller account) atomically in Redis and
+sleeps until that slot, so the whole fleet sends at the documented rate without polling and without bursts beyond
+the marketplace's own burst. The limiter keeps one request of the burst in hand and runs 2% under the rate, so the
+jitter of a real network never turns into a limit answer. A limit answer that arrives anyway pushes the bucket back
+for everybody (`penalize`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from adolf.errors import RateLimited
+
+logger = logging.getLogger(__name__)
+
+SAFETY_MARGIN = 0.02
+_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(?::\s*(\d+))?\s*$")
+
+# KEYS[1] bucket; ARGV: interval ms, burst, max wait ms. Returns {allowed, wait ms}. Time comes from Redis, so
+# workers on machines with skewed clocks still share one schedule.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat + interval - burst * interval - now
+if wait > tonumber(ARGV[3]) then return {0, wait} end
+if wait < 0 then wait = 0 end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now + 1000))
+return {1, wait}
+"""
+
+# KEYS[1] bucket; ARGV: interval ms, burst, pause ms. Nobody sends on this bucket for the next `pause` ms.
+_PENALIZE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local blocked = now + tonumber(ARGV[3]) + (tonumber(ARGV[2]) - 1) * tonumber(ARGV[1])
+if blocked > tat then
+    redis.call('SET', KEYS[1], tostring(blocked), 'PX', math.ceil(blocked - now + 1000))
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    """`limit` requests per `period` seconds, with bursts of up to `burst`."""
+
+    limit: int
+    period: float
+    burst: int
+
+    @classmethod
+    def parse(cls, text: str) -> RateSpec:
+        match = _SPEC.match(text)
+        if not match or int(match[1]) < 1 or float(match[2]) <= 0:
+            raise ValueError(f"rate limit {text!r} is not LIMIT/PERIOD_SECONDS[:BURST]")
+        return cls(int(match[1]), float(match[2]), int(match[3] or 1))
+
+    @property
+    def client_interval_ms(self) -> float:
+        return self.period / self.limit * 1000 * (1 + SAFETY_MARGIN)
+
+    @property
+    def client_burst(self) -> int:
+        return max(1, self.burst - 1)
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, specs: dict[str, str], *, max_wait: float = 20.0) -> None:
+        self.redis = redis
+        self.specs = {bucket: RateSpec.parse(text) for bucket, text in specs.items()}
+        self.max_wait = max_wait
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._penalize = redis.register_script(_PENALIZE)
+
+    @staticmethod
+    def key(bucket: str, account: str) -> str:
+        return f"adolf:ratelimit:{bucket}:{account}"
+
+    async def acquire(self, bucket: str, account: str) -> float:
+        """Wait for this caller's slot; returns the seconds waited. RateLimited when the wait would exceed max_wait."""
+        spec = self.specs.get(bucket)
+        if spec is None:
+            return 0.0
+        allowed, wait_ms = await self._acquire(
+            keys=[self.key(bucket, account)], args=[spec.client_interval_ms, spec.client_burst, self.max_wait * 1000]
+        )
+        wait = float(wait_ms) / 1000
+        if not allowed:
+            raise RateLimited(f"{bucket} is booked for the next {wait:.1f}s", retry_after=wait)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+    async def penalize(self, bucket: str, account: str, seconds: float) -> None:
+        """The marketplace answered with its limit: hold every process off this bucket for `seconds`."""
+        spec = self.specs.get(bucket)
+        if spec is None:
+            return
+        logger.warning("rate limit answer on %s, pausing it for %.1fs", bucket, seconds)
+        await self._penalize(
+            keys=[self.key(bucket, account)], args=[spec.client_interval_ms, spec.client_burst, seconds * 1000]
+        )

@@ -1,0 +1,101 @@
+"""Configuration of the marketplace simulator (accounts, latency, limits, apply delay)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field, field_validator
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "wb.cards_update": "10/60:5",
+    "wb.cards_list": "100/60:5",
+    "wb.cards_errors": "10/60:5",
+    "ozon.global": "50/1:50",
+    "ym.offer_mappings_update": "100/60:10",
+    "ym.offer_mappings": "600/60:20",
+}
+
+_SPEC_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*:\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    """A parsed ``"LIMIT/PERIOD_SECONDS:BURST"`` rate-limit spec."""
+
+    limit: float
+    period: float
+    burst: int
+
+    @property
+    def rate(self) -> float:
+        """Tokens added per second."""
+        return self.limit / self.period
+
+    @classmethod
+    def parse(cls, spec: str) -> RateSpec:
+        match = _SPEC_RE.match(spec)
+        if match is None:
+            raise ValueError(f"rate limit spec {spec!r} is not LIMIT/PERIOD_SECONDS:BURST")
+        limit, period, burst = float(match[1]), float(match[2]), int(match[3])
+        if limit <= 0 or period <= 0 or burst < 1:
+            raise ValueError(f"rate limit spec {spec!r} needs LIMIT > 0, PERIOD > 0, BURST >= 1")
+        return cls(limit=limit, period=period, burst=burst)
+
+
+class SandboxAccount(BaseModel):
+    """One seller, known to all three simulated marketplaces."""
+
+    name: str = "default"
+    wb_token: str = "sandbox-wb-token"
+    ozon_client_id: str = "100500"
+    ozon_api_key: str = "sandbox-ozon-key"
+    ym_api_key: str = "sandbox-ym-key"
+    ym_business_id: int = 777
+
+
+class SandboxConfig(BaseModel):
+    """Settings of one simulator instance."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    latency_ms: float = Field(default=0, ge=0)
+    apply_delay_s: float = Field(default=0.5, ge=0)
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    ym_max_parallel: int = Field(default=4, ge=1)
+    accounts: list[SandboxAccount] = Field(default_factory=lambda: [SandboxAccount()])
+    timeout_fault_delay_s: float = Field(default=30, ge=0)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _check_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for spec in value.values():
+            RateSpec.parse(spec)
+        return {**DEFAULT_RATE_LIMITS, **value}
+
+    @field_validator("accounts")
+    @classmethod
+    def _check_accounts(cls, value: list[SandboxAccount]) -> list[SandboxAccount]:
+        if not value:
+            raise ValueError("at least one account is required")
+        for attr in ("name", "wb_token", "ozon_api_key", "ym_api_key", "ym_business_id"):
+            seen = [getattr(account, attr) for account in value]
+            if len(set(seen)) != len(seen):
+                raise ValueError(f"accounts must have distinct {attr}")
+        return value
+
+    def rate_spec(self, bucket: str) -> RateSpec:
+        return RateSpec.parse(self.rate_limits[bucket])
+
+
+class Accounts:
+    """Look-ups of accounts by their credentials (built once per config)."""
+
+    def __init__(self, accounts: list[SandboxAccount]) -> None:
+        self.by_name = {account.name: account for account in accounts}
+        self.by_wb_token = {account.wb_token: account for account in accounts}
+        self.by_ozon_key = {account.ozon_api_key: account for account in accounts}
+        self.by_ym_key = {account.ym_api_key: account for account in accounts}
