@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     ym_api_key: SecretStr | None = None
     ym_business_id: int | None = None
     http_timeout: float = 30.0
+    ozon_import_wait: float = 30.0
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     rate_limit_max_wait: float = 20.0
 

@@ -82,6 +82,7 @@ class Publication(Record):
     error_message: str | None
     retry_count: int
     round: int
+    job_ref: str | None
     published_by: UUID
     published_title: str | None
     published_description: str | None

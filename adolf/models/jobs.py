@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,3 +29,28 @@ class DeadLetterArgs(JobArgs):
     error_code: str | None = None
     tries: int = Field(default=1, ge=1)
     enqueued_at: datetime
+
+
+class NoArgs(JobArgs):
+    """A job that takes no arguments."""
+
+
+class PublishContentArgs(JobArgs):
+    """content_factory.tasks.publish_content."""
+
+    draft_id: UUID
+    user_id: UUID
+
+
+class RetryPublicationArgs(JobArgs):
+    """content_factory.tasks.retry_publication."""
+
+    publication_id: UUID
+    user_id: UUID
+
+
+class CleanupDraftsArgs(JobArgs):
+    """content_factory.tasks.cleanup_old_drafts."""
+
+    archive_days: int = Field(default=30, ge=1)
+    delete_days: int = Field(default=90, ge=1)

@@ -1,4 +1,4 @@
-"""Every job and schedule of the product. Adding a job is one line here."""
+"""Every job and schedule of the product. Adding a job is one line here (plus its handler and argument model)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,43 @@ from adolf.workers.jobs import content_factory as cf
 from adolf.workers.registry import CronSpec, JobSpec, Registry
 
 JOBS: tuple[JobSpec, ...] = (
+    # Content Factory (seed 000 §7)
+    JobSpec(
+        "content_factory.tasks.publish_content",
+        cf.publish_content,
+        "content_high",
+        a.PublishContentArgs,
+        timeout=120,
+        timeout_setting="publish_hard_timeout",
+        max_tries=4,
+        unique_by="draft_id",
+    ),
+    JobSpec(
+        "content_factory.tasks.retry_publication",
+        cf.retry_publication,
+        "content_high",
+        a.RetryPublicationArgs,
+        timeout=30,
+        max_tries=3,
+    ),
+    JobSpec(
+        "content_factory.tasks.sync_publication_status",
+        cf.sync_publication_status,
+        "content_default",
+        a.NoArgs,
+        timeout=300,
+        timeout_setting="sync_timeout",
+        max_tries=2,
+    ),
+    JobSpec(
+        "content_factory.tasks.cleanup_old_drafts",
+        cf.cleanup_old_drafts,
+        "content_low",
+        a.CleanupDraftsArgs,
+        timeout=300,
+        max_tries=3,
+    ),
+    JobSpec("content_factory.tasks.office_heartbeat", cf.office_heartbeat, "content_low", a.NoArgs, timeout=30),
     JobSpec(
         "content_factory.tasks.handle_failed_task",
         cf.handle_failed_task,
@@ -17,6 +54,11 @@ JOBS: tuple[JobSpec, ...] = (
     ),
 )
 
-CRONS: tuple[CronSpec, ...] = ()
+# Europe/Moscow time (ADOLF_TIMEZONE); each fires once per schedule however many workers run
+CRONS: tuple[CronSpec, ...] = (
+    CronSpec("content_factory.tasks.cleanup_old_drafts", hour=4, minute=0),  # daily
+    CronSpec("content_factory.tasks.sync_publication_status", minute=0),  # hourly
+    CronSpec("content_factory.tasks.office_heartbeat", second=0, max_tries=1),  # every minute
+)
 
 REGISTRY = Registry(JOBS, CRONS)

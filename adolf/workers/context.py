@@ -36,6 +36,11 @@ class JobContext:
         )
 
     @property
+    def ref(self) -> str:
+        """This run of the job: its id and enqueue time (a re-enqueued job id is another run)."""
+        return f"{self.job_id}@{int(self.enqueue_time.timestamp() * 1000)}"
+
+    @property
     def is_last_try(self) -> bool:
         return self.job_try >= self.max_tries
 

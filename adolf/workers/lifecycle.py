@@ -9,11 +9,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import asyncpg
 from arq.connections import ArqRedis
 
+from adolf.adapters import Adapters
+from adolf.adapters.notifications import build_channels
+from adolf.adapters.ratelimit import RateLimiter
 from adolf.db.pool import create_pool
 from adolf.services.notifications import send_alert
+from adolf.services.office import OfficeReporter, build_reporters
 from adolf.services.outbox import OutboxDispatcher
 from adolf.settings import Settings
 from adolf.workers.failures import DeadLetterOffice
@@ -32,6 +37,10 @@ class Resources:
     db: asyncpg.Pool
     dead_letters: DeadLetterOffice
     outbox: OutboxDispatcher
+    limiter: RateLimiter
+    adapters: Adapters
+    office: dict[str, OfficeReporter]
+    http: aiohttp.ClientSession  # notification channels and the dashboard push
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
     _infra_alerted: dict[str, float] = field(default_factory=dict)
 
@@ -39,8 +48,20 @@ class Resources:
     async def open(cls, settings: Settings, redis: ArqRedis) -> Resources:
         # min_size=0: the worker starts even while PostgreSQL is down; jobs retry until it is back
         db = await create_pool(settings.database_url, min_size=0, max_size=settings.db_pool_max)
-        outbox = OutboxDispatcher(db, channels=[], poll_interval=settings.notify_poll_interval)
-        resources = cls(settings=settings, redis=redis, db=db, dead_letters=DeadLetterOffice(db, redis), outbox=outbox)
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        outbox = OutboxDispatcher(db, build_channels(settings, http), poll_interval=settings.notify_poll_interval)
+        limiter = RateLimiter(redis, settings.rate_limits, max_wait=settings.rate_limit_max_wait)
+        resources = cls(
+            settings=settings,
+            redis=redis,
+            db=db,
+            dead_letters=DeadLetterOffice(db, redis),
+            outbox=outbox,
+            limiter=limiter,
+            adapters=Adapters.build(settings, limiter),
+            office=build_reporters(redis, push_session=http, dashboard_url=settings.office_dashboard_url),
+            http=http,
+        )
         resources._background.append(asyncio.create_task(outbox.run_forever(), name="adolf-outbox"))
         return resources
 
@@ -51,6 +72,8 @@ class Resources:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.dead_letters.drain()
+        await self.adapters.close()
+        await self.http.close()
         await self.db.close()
 
     async def infra_alert(self, exc: BaseException, *, job_name: str) -> None:

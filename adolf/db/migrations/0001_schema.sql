@@ -53,6 +53,8 @@ CREATE TABLE publications (
     retry_count           integer NOT NULL DEFAULT 0 CHECK (retry_count >= 0),
     -- bumped by every manual retry: one failure notification per round, however often a job re-runs
     round                 integer NOT NULL DEFAULT 1 CHECK (round >= 1),
+    -- the job run (job id @ enqueue time) working on it: a re-run after a crash recognises its own outcome
+    job_ref               text,
     published_by          uuid NOT NULL,
     published_title       text,
     published_description text,

@@ -66,6 +66,12 @@ GET_RECENT_PUBLISHED = """
     ORDER BY published_at
 """
 
+CLAIM_FOR_RUN = """
+    UPDATE publications SET status = 'processing', job_ref = $2, updated_at = now()
+    WHERE id = $1 AND status IN ('pending', 'processing')
+    RETURNING *
+"""
+
 MARK_VERIFIED = """
     UPDATE publications
     SET status = 'verified', verified_at = $2, mismatch = NULL, updated_at = now()
@@ -141,6 +147,10 @@ class PublicationRepository(Repository[Publication]):
     async def reset_retry_count(self, publication_id: UUID) -> Publication | None:
         """Zero the retry count and start a new round (a manual retry)."""
         return await self._one(RESET_RETRY_COUNT, publication_id)
+
+    async def claim_for_run(self, publication_id: UUID, *, job_ref: str) -> Publication | None:
+        """`processing`, owned by this job run; None when the publication is no longer in flight."""
+        return await self._one(CLAIM_FOR_RUN, publication_id, job_ref)
 
     async def get_recent_published(self, *, threshold: datetime) -> list[Publication]:
         """`published` publications with published_at at or after `threshold`."""

@@ -1,0 +1,140 @@
+"""The one HTTP helper under every adapter: base URL from settings, the shared rate limiter, explicit timeouts,
+JSON in and out with orjson, and every failure mapped onto the error tree right here (adapters supply only the
+marketplace-specific reading of an error answer). Logs carry method, path, status and timing, never headers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from multidict import CIMultiDictProxy
+
+from adolf.adapters.ratelimit import RateLimiter
+from adolf.errors import (
+    ApiError,
+    AuthFailed,
+    MarketplaceError,
+    NotFound,
+    RateLimited,
+    Timeout,
+    ValidationFailed,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """A non-2xx answer, for an adapter's classifier."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: Any  # parsed JSON, or the text when the body was not JSON
+
+
+Classifier = Callable[[ErrorAnswer], MarketplaceError]
+
+
+def classify_status(answer: ErrorAnswer, message: str, retry_after: float | None = None) -> MarketplaceError:
+    """SPEC section 3: the default meaning of an HTTP status."""
+    status = answer.status
+    if status == 429:
+        return RateLimited(message, retry_after=retry_after)
+    if status in (401, 403):
+        return AuthFailed(message)
+    if status == 404:
+        return NotFound(message)
+    if status in (400, 409, 413, 422, 423):
+        return ValidationFailed(message)
+    return ApiError(message, retry_after=retry_after)
+
+
+def seconds_header(headers: Mapping[str, str], name: str) -> float | None:
+    try:
+        return max(0.0, float(headers[name]))
+    except (KeyError, ValueError):
+        return None
+
+
+class MarketplaceHttp:
+    """POSTs JSON to one marketplace for one seller account."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        marketplace: str,
+        base_url: str,
+        auth_headers: Mapping[str, str],
+        account: str,
+        limiter: RateLimiter | None,
+        classify: Classifier,
+    ) -> None:
+        self.session = session
+        self.marketplace = marketplace
+        self.base_url = base_url.rstrip("/")
+        self._auth_headers = dict(auth_headers)
+        self.account = account
+        self.limiter = limiter
+        self.classify = classify
+
+    async def post(self, path: str, payload: Any, *, bucket: str, params: Mapping[str, str] | None = None) -> Any:
+        if self.limiter is not None:
+            await self.limiter.acquire(bucket, self.account)
+        started = time.monotonic()
+        status, headers, raw = await self._send(path, payload, params)
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        logger.debug("%s POST %s -> %s", self.marketplace, path, status, extra={"duration_ms": duration_ms})
+        if status >= 400:
+            error = self.classify(ErrorAnswer(status, headers, _parse_loose(raw)))
+            logger.info(
+                "%s POST %s -> %s %s",
+                self.marketplace,
+                path,
+                status,
+                error.code,
+                extra={"duration_ms": duration_ms, "error": error.message},
+            )
+            if isinstance(error, RateLimited) and self.limiter is not None:
+                await self.limiter.penalize(bucket, self.account, error.retry_after or 1.0)
+            raise error
+        try:
+            return orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            raise ApiError(f"{self.marketplace} answered {path} with a body that is not JSON") from None
+
+    async def _send(
+        self, path: str, payload: Any, params: Mapping[str, str] | None
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        headers = {**self._auth_headers, "Content-Type": "application/json"}
+        try:
+            async with self.session.post(
+                self.base_url + path, data=orjson.dumps(payload), headers=headers, params=params
+            ) as response:
+                return response.status, response.headers, await response.read()
+        except TimeoutError:
+            raise Timeout(f"{self.marketplace} did not answer {path} in time") from None
+        except aiohttp.ClientError as exc:
+            raise ApiError(f"{self.marketplace} {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse_loose(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")[:500]
+
+
+def new_session(timeout: float) -> aiohttp.ClientSession:
+    """One per marketplace per process. Credentials are passed per request, never stored on the session."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout, connect=min(10.0, timeout)),
+        connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+        json_serialize=lambda value: orjson.dumps(value).decode(),
+        raise_for_status=False,
+    )

@@ -1,0 +1,111 @@
+"""Builds the three adapters once per process: one aiohttp session per marketplace, one shared rate limiter."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import aiohttp
+
+from adolf.adapters import ozon, wb, ym
+from adolf.adapters.base import Card, CardUpdate, MarketplaceAdapter, PublishResult
+from adolf.adapters.http import MarketplaceHttp, new_session
+from adolf.adapters.ratelimit import RateLimiter
+from adolf.errors import AuthFailed
+from adolf.models.content import Marketplace
+from adolf.settings import Settings
+
+
+def fingerprint(secret: str) -> str:
+    """Names a seller account in Redis keys and logs without revealing its token."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+class UnconfiguredAdapter(MarketplaceAdapter):
+    """Stands in for a marketplace whose credentials are not set: every call is an AUTH_ERROR saying which."""
+
+    max_batch = 3000
+
+    def __init__(self, marketplace: Marketplace, missing: str) -> None:
+        self.marketplace = marketplace  # type: ignore[misc]
+        self.error = AuthFailed(f"{marketplace.value} is not configured: set {missing}")
+
+    async def _update_batch(self, cards: list[CardUpdate]) -> list[PublishResult]:
+        return [PublishResult.failed(c.sku, self.error) for c in cards]
+
+    async def get_card(self, sku: str) -> Card | None:
+        raise self.error
+
+    async def rejected_cards(self, skus: Sequence[str]) -> dict[str, str]:
+        raise self.error
+
+
+class Adapters:
+    def __init__(self, adapters: dict[Marketplace, MarketplaceAdapter], sessions: list[aiohttp.ClientSession]) -> None:
+        self._adapters = adapters
+        self._sessions = sessions
+
+    def get_adapter(self, marketplace: Marketplace | str) -> MarketplaceAdapter:
+        return self._adapters[Marketplace(marketplace)]
+
+    async def close(self) -> None:
+        for session in self._sessions:
+            await session.close()
+
+    @classmethod
+    def build(cls, settings: Settings, limiter: RateLimiter | None) -> Adapters:
+        sessions = {mp: new_session(settings.http_timeout) for mp in Marketplace}
+        adapters = {
+            Marketplace.WB: _wildberries(settings, sessions[Marketplace.WB], limiter),
+            Marketplace.OZON: _ozon(settings, sessions[Marketplace.OZON], limiter),
+            Marketplace.YM: _yandex_market(settings, sessions[Marketplace.YM], limiter),
+        }
+        return cls(adapters, list(sessions.values()))
+
+
+def _wildberries(settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter | None) -> MarketplaceAdapter:
+    if settings.wb_token is None:
+        return UnconfiguredAdapter(Marketplace.WB, "ADOLF_WB_TOKEN")
+    token = settings.wb_token.get_secret_value()
+    http = MarketplaceHttp(
+        session,
+        marketplace="wb",
+        base_url=settings.wb_content_url,
+        auth_headers={"Authorization": token},
+        account=fingerprint(token),
+        limiter=limiter,
+        classify=wb.classify,
+    )
+    return wb.WildberriesAdapter(http)
+
+
+def _ozon(settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter | None) -> MarketplaceAdapter:
+    if settings.ozon_client_id is None or settings.ozon_api_key is None:
+        return UnconfiguredAdapter(Marketplace.OZON, "ADOLF_OZON_CLIENT_ID and ADOLF_OZON_API_KEY")
+    http = MarketplaceHttp(
+        session,
+        marketplace="ozon",
+        base_url=settings.ozon_api_url,
+        auth_headers={"Client-Id": settings.ozon_client_id, "Api-Key": settings.ozon_api_key.get_secret_value()},
+        account=settings.ozon_client_id,
+        limiter=limiter,
+        classify=ozon.classify,
+    )
+    return ozon.OzonAdapter(http, import_wait=settings.ozon_import_wait)
+
+
+def _yandex_market(
+    settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter | None
+) -> MarketplaceAdapter:
+    if settings.ym_api_key is None or settings.ym_business_id is None:
+        return UnconfiguredAdapter(Marketplace.YM, "ADOLF_YM_API_KEY and ADOLF_YM_BUSINESS_ID")
+    http = MarketplaceHttp(
+        session,
+        marketplace="ym",
+        base_url=settings.ym_api_url,
+        auth_headers={"Api-Key": settings.ym_api_key.get_secret_value()},
+        account=str(settings.ym_business_id),
+        limiter=limiter,
+        classify=ym.classify,
+    )
+    return ym.YandexMarketAdapter(http, business_id=settings.ym_business_id)
