@@ -13,14 +13,17 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import asyncpg
 import pytest
 from arq.connections import ArqRedis
 
 from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
-from adolf.settings import Settings
+from adolf.sandbox import SandboxAccount, SandboxConfig, SandboxServer, start_sandbox
+from adolf.settings import DEFAULT_RATE_LIMITS, Settings
 from adolf.workers.runner import LaneGroup, connect_redis
+from tests.sandbox.helpers import Client as SandboxClient
 from tests.support.jobs import TEST_REGISTRY
 from tests.support.processes import WorkerProcesses
 
@@ -50,10 +53,34 @@ def server_urls() -> tuple[str, str]:
     return database, redis
 
 
-def make_settings(**overrides: object) -> Settings:
+# generous limits on both sides, so only tests about rate limits meet them
+ROOMY_LIMITS = {bucket: "1000/1:1000" for bucket in DEFAULT_RATE_LIMITS}
+SANDBOX_ACCOUNT = SandboxAccount()
+SANDBOX_DEFAULTS = {"latency_ms": 0, "apply_delay_s": 0.05, "timeout_fault_delay_s": 5, "rate_limits": ROOMY_LIMITS}
+
+
+def marketplace_settings(url: str) -> dict[str, object]:
+    """Point every adapter at the sandbox, with its default account's credentials."""
+    return {
+        "wb_content_url": url,
+        "wb_token": SANDBOX_ACCOUNT.wb_token,
+        "ozon_api_url": url,
+        "ozon_client_id": SANDBOX_ACCOUNT.ozon_client_id,
+        "ozon_api_key": SANDBOX_ACCOUNT.ozon_api_key,
+        "ym_api_url": url,
+        "ym_api_key": SANDBOX_ACCOUNT.ym_api_key,
+        "ym_business_id": SANDBOX_ACCOUNT.ym_business_id,
+    }
+
+
+def make_settings(sandbox_url: str = "http://127.0.0.1:9", **overrides: object) -> Settings:
     """Settings for tests: real servers, short delays so retries and leases play out in seconds."""
     database_url, redis_url = server_urls()
     values: dict[str, object] = {
+        **marketplace_settings(sandbox_url),
+        "rate_limits": ROOMY_LIMITS,
+        "http_timeout": 2.0,
+        "ozon_import_wait": 3.0,
         "database_url": database_url,
         "redis_url": redis_url,
         "retry_delays": (0.05, 0.1, 0.15),
@@ -69,8 +96,30 @@ def make_settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return make_settings()
+async def sandbox_server() -> AsyncIterator[SandboxServer]:
+    server = await start_sandbox(SandboxConfig(**SANDBOX_DEFAULTS))
+    yield server
+    await server.close()
+
+
+@pytest.fixture(scope="session")
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+@pytest.fixture
+async def marketplace(sandbox_server: SandboxServer, http_session: aiohttp.ClientSession) -> SandboxClient:
+    """The sandbox, emptied and back to its test defaults: seed cards, inject faults, read counters."""
+    client = SandboxClient(http_session, sandbox_server)
+    await client.control("POST", "/reset")
+    await client.control("PUT", "/config", SANDBOX_DEFAULTS)
+    return client
+
+
+@pytest.fixture(scope="session")
+def settings(sandbox_server: SandboxServer) -> Settings:
+    return make_settings(sandbox_server.url)
 
 
 @pytest.fixture(scope="session")

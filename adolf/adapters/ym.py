@@ -17,6 +17,8 @@ from adolf.adapters.http import ErrorAnswer, MarketplaceHttp, classify_status
 from adolf.errors import MarketplaceError, NotFound, RateLimited, ValidationFailed
 from adolf.models.content import Marketplace
 
+MIN_LIMIT_WAIT = 1.0
+
 
 def classify(answer: ErrorAnswer) -> MarketplaceError:
     body = answer.body if isinstance(answer.body, dict) else {}
@@ -24,7 +26,9 @@ def classify(answer: ErrorAnswer) -> MarketplaceError:
     message = "; ".join(str(e.get("message") or e.get("code")) for e in errors if isinstance(e, dict))
     message = f"YM: {message or answer.body or f'HTTP {answer.status}'}"
     if answer.status == 420:
-        return RateLimited(message, retry_after=_until(answer.headers.get("X-RateLimit-Resource-Until")))
+        # the header has second resolution and a parallel-request cap has no window: wait at least a second
+        until = _until(answer.headers.get("X-RateLimit-Resource-Until"))
+        return RateLimited(message, retry_after=max(MIN_LIMIT_WAIT, until or 0.0))
     return classify_status(answer, message)
 
 

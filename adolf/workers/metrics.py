@@ -6,19 +6,19 @@ from prometheus_client import Counter, Histogram
 
 JOB_DURATION = Histogram(
     "adolf_job_duration_seconds",
-    "Job run time by job, lane and outcome",
-    ["job", "lane", "outcome"],
+    "Job run time by task (job name), lane and outcome",
+    ["task", "lane", "outcome"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
-JOB_FAILURES = Counter("adolf_job_failures_total", "Jobs that finally failed", ["job", "lane"])
-JOB_RETRIES = Counter("adolf_job_retries_total", "Job runs that asked for another try", ["job", "lane"])
-JOB_RUNS = Counter("adolf_job_runs_total", "Job runs by outcome", ["job", "lane", "outcome"])
+JOB_FAILURES = Counter("adolf_job_failures_total", "Jobs that finally failed", ["task", "lane"])
+JOB_RETRIES = Counter("adolf_job_retries_total", "Job runs that asked for another try", ["task", "lane"])
+JOB_RUNS = Counter("adolf_job_runs_total", "Job runs by outcome", ["task", "lane", "outcome"])
 
 
-def observe_job(job: str, lane: str, outcome: str, duration_s: float) -> None:
-    JOB_DURATION.labels(job, lane, outcome).observe(duration_s)
-    JOB_RUNS.labels(job, lane, outcome).inc()
+def observe_job(task: str, lane: str, outcome: str, duration_s: float) -> None:
+    JOB_DURATION.labels(task, lane, outcome).observe(duration_s)
+    JOB_RUNS.labels(task, lane, outcome).inc()
     if outcome in {"failed", "invalid_args"}:
-        JOB_FAILURES.labels(job, lane).inc()
+        JOB_FAILURES.labels(task, lane).inc()
     elif outcome == "retry":
-        JOB_RETRIES.labels(job, lane).inc()
+        JOB_RETRIES.labels(task, lane).inc()

@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import orjson
+
 from adolf.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,8 +27,24 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
         ADOLF_SHUTDOWN_GRACE_SECONDS=str(settings.shutdown_grace_seconds),
         ADOLF_RETRY_DELAYS=f"[{','.join(map(str, settings.retry_delays))}]",
         ADOLF_NOTIFY_POLL_INTERVAL=str(settings.notify_poll_interval),
+        ADOLF_RATE_LIMITS=orjson.dumps(settings.rate_limits).decode(),
+        ADOLF_HTTP_TIMEOUT=str(settings.http_timeout),
+        ADOLF_OZON_IMPORT_WAIT=str(settings.ozon_import_wait),
+        ADOLF_WB_CONTENT_URL=settings.wb_content_url,
+        ADOLF_OZON_API_URL=settings.ozon_api_url,
+        ADOLF_YM_API_URL=settings.ym_api_url,
         PYTHONPATH=str(ROOT),
     )
+    secrets = {
+        "ADOLF_WB_TOKEN": settings.wb_token,
+        "ADOLF_OZON_API_KEY": settings.ozon_api_key,
+        "ADOLF_YM_API_KEY": settings.ym_api_key,
+    }
+    env.update({name: value.get_secret_value() for name, value in secrets.items() if value is not None})
+    if settings.ozon_client_id:
+        env["ADOLF_OZON_CLIENT_ID"] = settings.ozon_client_id
+    if settings.ym_business_id:
+        env["ADOLF_YM_BUSINESS_ID"] = str(settings.ym_business_id)
     env.update(extra)
     return env
 

@@ -1,0 +1,63 @@
+"""The shared limiter against real Redis: bursts, spacing, refusal beyond max_wait, penalties, several clients."""
+
+import asyncio
+import time
+
+import pytest
+
+from adolf.adapters.ratelimit import RateLimiter, RateSpec
+from adolf.errors import RateLimited
+
+
+def test_specs_parse_and_keep_a_margin():
+    spec = RateSpec.parse("10/60:5")
+    assert (spec.limit, spec.period, spec.burst) == (10, 60.0, 5)
+    assert spec.client_burst == 4 and spec.client_interval_ms == pytest.approx(6000 * 1.02)
+    assert RateSpec.parse("3/1").burst == 1
+    for bad in ("10 per minute", "0/60:5", "10/0:1"):
+        with pytest.raises(ValueError):
+            RateSpec.parse(bad)
+
+
+async def test_a_burst_goes_at_once_then_requests_are_spaced(redis):
+    limiter = RateLimiter(redis, {"b": "20/1:5"}, max_wait=5)
+    waits = [await limiter.acquire("b", "acct") for _ in range(4)]
+    assert waits == [0.0] * 4  # the burst, less the one kept in hand
+    started = time.monotonic()
+    await limiter.acquire("b", "acct")
+    assert 0.03 < time.monotonic() - started < 0.2  # one interval of 51 ms
+
+
+async def test_limiters_in_different_clients_share_one_schedule(redis, redis_pool):
+    first = RateLimiter(redis, {"b": "50/1:2"}, max_wait=5)
+    second = RateLimiter(redis_pool, {"b": "50/1:2"}, max_wait=5)
+    started = time.monotonic()
+    await asyncio.gather(*(limiter.acquire("b", "acct") for limiter in (first, second) for _ in range(10)))
+    elapsed = time.monotonic() - started
+    assert elapsed == pytest.approx(19 * 1.02 / 50, abs=0.08)  # 20 requests, 1 free, 19 intervals
+
+
+async def test_a_wait_beyond_max_wait_is_refused_without_booking_a_slot(redis):
+    limiter = RateLimiter(redis, {"b": "1/10:1"}, max_wait=1)
+    await limiter.acquire("b", "acct")
+    with pytest.raises(RateLimited) as refused:
+        await limiter.acquire("b", "acct")
+    assert 9 < refused.value.retry_after <= 10.3
+    with pytest.raises(RateLimited) as again:
+        await limiter.acquire("b", "acct")
+    assert again.value.retry_after <= refused.value.retry_after  # the refusal booked nothing
+
+
+async def test_accounts_and_unknown_buckets_are_independent(redis):
+    limiter = RateLimiter(redis, {"b": "1/10:1"}, max_wait=1)
+    await limiter.acquire("b", "seller-1")
+    assert await limiter.acquire("b", "seller-2") == 0.0
+    assert await limiter.acquire("not-limited", "seller-1") == 0.0
+
+
+async def test_a_penalty_holds_every_client_off_the_bucket(redis):
+    limiter = RateLimiter(redis, {"b": "100/1:10"}, max_wait=0.5)
+    await limiter.penalize("b", "acct", 3)
+    with pytest.raises(RateLimited) as refused:
+        await limiter.acquire("b", "acct")
+    assert 2.5 < refused.value.retry_after <= 3.1

@@ -1,0 +1,85 @@
+import orjson
+
+from adolf.adapters import CardContent, CardUpdate
+from tests.support.waiting import eventually
+
+CONTENT = CardContent(
+    title="Кружка керамическая белая",
+    description="Новая кружка " * 20,
+    attributes={"Цвет": "белый"},
+    seo_tags=["кружка"],
+)
+
+
+async def test_update_is_accepted_then_applied_and_read_back(marketplace, adapters):
+    seeded = (
+        await marketplace.seed(
+            "wb", {"sku": "WB-1", "title": "Old", "description": "Old text", "attributes": {"Цвет": "чёрный"}}
+        )
+    )[0]
+    wb = adapters.get_adapter("wb")
+
+    result = await wb.update_card("WB-1", CONTENT)
+
+    assert result.success and result.nm_id == str(seeded["id"])
+    assert result.raw_response == {"data": None, "error": False, "errorText": "", "additionalErrors": {}}
+    card = await eventually(lambda: _applied(wb, "WB-1"), what="WB applied the update")
+    assert (card.title, card.description, card.attributes["Цвет"]) == (CONTENT.title, CONTENT.description, ["белый"])
+    sent = [r for r in await marketplace.control("GET", "/requests?marketplace=wb") if r["path"].endswith("update")]
+    assert len(sent) == 1 and "WB-1" in sent[0]["skus"]
+
+
+async def _applied(adapter, sku):
+    card = await adapter.get_card(sku)
+    return card if card and card.title == CONTENT.title else None
+
+
+async def test_a_batch_reports_each_card_and_a_later_rejection_shows_in_the_error_list(marketplace, adapters):
+    await marketplace.seed("wb", *({"sku": s, "title": "t", "description": "d"} for s in ("A", "B")))
+    wb = adapters.get_adapter("wb")
+    too_long = CardContent(title="x" * 61, description="ok")
+
+    results = await wb.update_cards(
+        [
+            CardUpdate(sku="A", content=CONTENT),
+            CardUpdate(sku="B", content=too_long),
+            CardUpdate(sku="GHOST", content=CONTENT),
+        ]
+    )
+
+    assert [(r.sku, r.success, r.error_code) for r in results] == [
+        ("A", True, None),
+        ("B", True, None),
+        ("GHOST", False, "NOT_FOUND"),
+    ]
+    rejected = await eventually(lambda: wb.rejected_cards(["A", "B"]), what="WB error list")
+    assert list(rejected) == ["B"] and "60" in rejected["B"]
+    assert (await wb.get_card("B")).title == "t"  # a rejected card keeps its old content
+    updates = [r for r in await marketplace.control("GET", "/requests?path_contains=cards/update")]
+    assert len(updates) == 1  # one request for the whole batch
+
+
+async def test_get_card_of_a_missing_card_is_none(marketplace, adapters):
+    assert await adapters.get_adapter("wb").get_card("NOPE") is None
+
+
+async def test_rate_limit_answer_maps_to_rate_limit_with_wbs_retry_header(marketplace, adapters):
+    await marketplace.seed("wb", {"sku": "R", "title": "t", "description": "d"})
+    await marketplace.limit("wb.cards_update", "1/60:1")
+    wb = adapters.get_adapter("wb")
+    assert (await wb.update_card("R", CONTENT)).success
+    result = await wb.update_card("R", CONTENT)
+    assert (result.error_code, result.success) == ("RATE_LIMIT", False)
+    assert 1 <= result.retry_after <= 60  # from X-Ratelimit-Retry
+
+
+async def test_the_token_never_reaches_logs_or_stored_responses(marketplace, adapters, caplog):
+    caplog.set_level("DEBUG")
+    await marketplace.seed("wb", {"sku": "S", "title": "t", "description": "d"})
+    await marketplace.fault(kind="auth", marketplace="wb")
+    wb = adapters.get_adapter("wb")
+    failed = await wb.update_card("S", CONTENT)
+    ok = await wb.update_card("S", CONTENT)
+    assert failed.error_code == "AUTH_ERROR" and ok.success
+    stored = orjson.dumps([failed.model_dump(), ok.model_dump()]).decode()
+    assert "sandbox-wb-token" not in stored and "sandbox-wb-token" not in caplog.text
