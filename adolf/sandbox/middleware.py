@@ -42,6 +42,7 @@ class Call:
     binding: Binding
     state: SandboxState
     request_id: int
+    generation: int = 0
     body_size: int = 0
     payload: Any = None
     payload_error: str | None = None
@@ -162,6 +163,8 @@ async def _answer(call: Call, handler: Any) -> web.StreamResponse | int:
 
 def _record(call: Call, status: int) -> None:
     state, binding = call.state, call.binding
+    if call.generation != state.generation:
+        return  # started before a reset: not part of what the current test sees
     if call.parallel_key is not None:
         state.inflight.leave(call.parallel_key, call.request_id)
     duration_ms = round((time.monotonic() - call.started) * 1000, 3)
@@ -195,7 +198,7 @@ async def sandbox_middleware(request: web.Request, handler: Any) -> web.StreamRe
     binding = _binding(request)
     if binding is None:
         return await handler(request)
-    call = Call(request, binding, state, next(state.ids.request))
+    call = Call(request, binding, state, next(state.ids.request), generation=state.generation)
     status = DISCONNECTED
     try:
         await _read(call)

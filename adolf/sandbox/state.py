@@ -158,6 +158,7 @@ class SandboxState:
         self.faults = FaultRegistry()
         self.scheduler = Scheduler()
         self._wake = asyncio.Event()
+        self.generation = 0
         self.set_config(config)
         self._clear_data()
 
@@ -178,6 +179,7 @@ class SandboxState:
 
     def reset(self) -> None:
         """Forget all data, faults, buckets and in-flight requests; keep the config."""
+        self.generation += 1  # requests still in flight belong to the world before the reset
         self.scheduler.clear()
         self.faults.clear()
         self.limiter.reset()
