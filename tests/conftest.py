@@ -18,6 +18,9 @@ import asyncpg
 import pytest
 from arq.connections import ArqRedis
 
+from adolf.adapters import Adapters
+from adolf.adapters.ratelimit import RateLimiter
+from adolf.client import AdolfClient
 from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
 from adolf.sandbox import SandboxAccount, SandboxConfig, SandboxServer, start_sandbox
@@ -150,9 +153,9 @@ async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 
 @pytest.fixture
-async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """One connection inside a transaction that is rolled back after the test."""
-    async with pool.acquire() as connection:
+async def conn(db: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One connection (over emptied tables) inside a transaction that is rolled back after the test."""
+    async with db.acquire() as connection:
         transaction = connection.transaction()
         await transaction.start()
         try:
@@ -218,3 +221,30 @@ async def worker_processes(settings: Settings, db: asyncpg.Pool, redis: ArqRedis
     processes = WorkerProcesses(settings)
     yield processes
     await processes.stop_all()
+
+
+@pytest.fixture
+async def build_adapters(redis: ArqRedis, sandbox_server: SandboxServer) -> AsyncIterator[Callable[..., Adapters]]:
+    """Adapters pointed at the sandbox, with setting overrides (closed at teardown)."""
+    built: list[Adapters] = []
+
+    def build(**overrides: object) -> Adapters:
+        settings = make_settings(sandbox_server.url, **overrides)
+        adapters = Adapters.build(settings, RateLimiter(redis, settings.rate_limits, max_wait=5))
+        built.append(adapters)
+        return adapters
+
+    yield build
+    for adapters in built:
+        await adapters.close()
+
+
+@pytest.fixture
+async def adapters(build_adapters: Callable[..., Adapters]) -> Adapters:
+    return build_adapters()
+
+
+@pytest.fixture
+def client(redis: ArqRedis) -> AdolfClient:
+    """The typed client, knowing the test jobs too."""
+    return AdolfClient(redis, registry=TEST_REGISTRY)

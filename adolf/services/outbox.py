@@ -39,6 +39,7 @@ class OutboxDispatcher:
         batch_size: int = 50,
         max_attempts: int = 20,
         lease_seconds: float = 60.0,
+        max_backoff: float = MAX_BACKOFF_SECONDS,
     ) -> None:
         self.db = db
         self.channels = channels
@@ -46,6 +47,7 @@ class OutboxDispatcher:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
+        self.max_backoff = max_backoff
         self._kick = asyncio.Event()
 
     def kick(self) -> None:
@@ -102,7 +104,7 @@ class OutboxDispatcher:
             logger.error("giving up notification %s after %d attempts: %s", notification.id, self.max_attempts, error)
             await repo.give_up(notification.id, error=error)
             return
-        delay = min(2.0**notification.attempts, MAX_BACKOFF_SECONDS)
+        delay = min(2.0**notification.attempts, self.max_backoff)
         logger.warning("notification %s not delivered (%s), next try in %.0fs", notification.id, error, delay)
         await repo.reschedule(notification.id, error=error, delay_seconds=delay)
 

@@ -44,7 +44,14 @@ def worker_kwargs(lane: str, settings: Settings, registry: Registry, serializer:
 
 
 class LaneWorker(Worker):
-    """One lane of `adolf worker`: shares the process's Redis pool with the other lanes, so it must not close it."""
+    """One lane of `adolf worker`: shares the process's Redis pool with the other lanes, so it must not close it.
+
+    It also claims each job with the short lease the job wrapper keeps renewing, rather than arq's longest job timeout
+    + 10 s, so a job whose worker dies even before the wrapper's first renewal is re-run after one lease."""
+
+    def __init__(self, *, lease_seconds: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.in_progress_timeout_s = lease_seconds
 
     async def run_until_stopped(self) -> None:
         try:

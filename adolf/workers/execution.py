@@ -150,7 +150,9 @@ def _letter(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: 
         args=list(args),
         kwargs=dict(kwargs),
         exception=f"{type(exc).__name__}: {exc}",
-        error_code=getattr(exc, "cause_code", None) or getattr(exc, "code", None),
+        error_code=getattr(exc, "cause_code", None)
+        or getattr(exc, "code", None)
+        or ("INFRA_ERROR" if is_infra_error(exc) else None),
         tries=job.job_try,
         enqueued_at=job.enqueue_time,
     )

@@ -60,6 +60,7 @@ class LaneGroup:
                 **worker_kwargs(lane, self.settings, self.registry, serializer),
                 redis_pool=self._redis,
                 ctx=ctx,
+                lease_seconds=self.settings.job_lease_seconds,
                 handle_signals=False,
                 burst=self.burst,
             )

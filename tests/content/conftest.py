@@ -2,14 +2,7 @@ from collections.abc import Callable
 
 import pytest
 
-from adolf.client import AdolfClient
 from adolf.services.office import OfficeReporter
-from tests.support.jobs import TEST_REGISTRY
-
-
-@pytest.fixture
-def client(redis) -> AdolfClient:
-    return AdolfClient(redis, registry=TEST_REGISTRY)
 
 
 @pytest.fixture

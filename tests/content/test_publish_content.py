@@ -76,7 +76,9 @@ async def test_recoverable_errors_are_retried_then_succeed(mp, db, marketplace, 
     assert group.workers["content_high"].jobs_retried == 2
     [publication] = await rows.publications(draft.id)
     assert (publication["status"], publication["retry_count"], publication["error_code"]) == (
-        "published", 1, "API_ERROR",
+        "published",
+        1,
+        "API_ERROR",
     )
     assert len(await rows.notifications("content.published")) == 1
     assert await rows.notifications("content.publish_error") == []
@@ -112,9 +114,14 @@ def _remember_url(sandbox_server):
     _fast_limits.url = sandbox_server.url
 
 
-@pytest.mark.parametrize(("mp", "kind", "code"), [("wb", "validation", "VALIDATION_ERROR"),
-                                                  ("ozon", "auth", "AUTH_ERROR"),
-                                                  ("ym", "validation", "VALIDATION_ERROR")])
+@pytest.mark.parametrize(
+    ("mp", "kind", "code"),
+    [
+        ("wb", "validation", "VALIDATION_ERROR"),
+        ("ozon", "auth", "AUTH_ERROR"),
+        ("ym", "validation", "VALIDATION_ERROR"),
+    ],
+)
 async def test_a_permanent_error_fails_at_once(mp, kind, code, db, marketplace, client, burst, rows):
     await marketplace.seed(mp, {"sku": "P-1", "title": "Old", "description": "Old"})
     await marketplace.fault(kind=kind, marketplace=mp, path_contains=UPDATE_PATH[mp], times=0)

@@ -3,16 +3,11 @@ from uuid import uuid4
 import pytest
 from arq.jobs import Job, JobStatus
 
-from adolf.client import AdolfClient, queue_for
+from adolf.client import queue_for
 from adolf.errors import InvalidJobArgs
 from adolf.lanes import LANES
 from adolf.workers.serialization import deserialize
 from tests.support.jobs import TEST_REGISTRY
-
-
-@pytest.fixture
-def client(redis):
-    return AdolfClient(redis, registry=TEST_REGISTRY)
 
 
 async def test_a_job_enqueued_through_the_client_runs_and_its_result_is_readable_by_id(client, lane_group):

@@ -1,0 +1,122 @@
+"""retry_publication, cleanup_old_drafts and sync_publication_status through real workers."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from adolf.adapters import CardContent
+from adolf.db.repositories.generations import GenerationRepository
+from adolf.models.content import DraftStatus, PublicationStatus
+from tests.support.factories import USER_ID, make_draft, make_publication
+from tests.support.waiting import eventually
+
+
+async def test_retry_publication_republishes_a_failed_publication(db, marketplace, client, burst, rows):
+    await marketplace.seed("wb", {"sku": "F-1", "title": "Old", "description": "Old"})
+    draft = await make_draft(db, marketplace="wb", sku="F-1")
+    failed = await make_publication(
+        db, draft, status=PublicationStatus.FAILED, error_code="API_ERROR", error_message="HTTP 500"
+    )
+    await db.execute("UPDATE publications SET retry_count = 3 WHERE id = $1", failed.id)
+
+    job = await client.retry_publication(publication_id=failed.id, user_id=USER_ID)
+    await burst(["content_high"])
+
+    result = (await job.result_info()).result
+    assert result["success"] is True and result["message"] == "Publication retry scheduled"
+    assert result["job_id"] == f"content_factory.tasks.publish_content:{draft.id}"
+    [publication] = await rows.publications(draft.id)
+    assert publication["id"] == failed.id  # the same row, in a new round
+    assert (publication["status"], publication["retry_count"], publication["round"]) == ("published", 0, 2)
+    assert len(await rows.notifications("content.published")) == 1
+
+
+async def test_retry_publication_refuses_other_statuses_and_missing_rows(db, client, burst, rows):
+    draft = await make_draft(db, status=DraftStatus.PUBLISHED)
+    published = await make_publication(db, draft, status=PublicationStatus.PUBLISHED, published_at=datetime.now(UTC))
+
+    not_failed = await client.retry_publication(publication_id=published.id, user_id=USER_ID)
+    missing = await client.retry_publication(publication_id=uuid4(), user_id=USER_ID)
+    await burst(["content_high"])
+
+    assert (await not_failed.result_info()).result == {"success": False, "error": "PUBLICATION_NOT_FAILED"}
+    assert (await missing.result_info()).result == {"success": False, "error": "PUBLICATION_NOT_FOUND"}
+    assert [p["status"] for p in await rows.publications()] == ["published"]
+
+
+async def test_cleanup_old_drafts_applies_both_thresholds_and_returns_the_counts(db, client, burst):
+    now = datetime.now(UTC)
+    await make_draft(db, status=DraftStatus.REJECTED, updated_at=now - timedelta(days=31))
+    await make_draft(db, status=DraftStatus.REJECTED, updated_at=now - timedelta(days=29))
+    await make_draft(db, status=DraftStatus.ARCHIVED, updated_at=now - timedelta(days=91))
+    await make_draft(db, status=DraftStatus.ARCHIVED, updated_at=now - timedelta(days=89))
+    generations = GenerationRepository(db)
+    await generations.create(sku="G1", marketplace="wb", created_at=now - timedelta(days=91))
+    await generations.create(sku="G2", marketplace="wb", created_at=now - timedelta(days=89))
+
+    job = await client.cleanup_old_drafts(archive_days=30, delete_days=90)
+    await burst(["content_low"])
+
+    assert (await job.result_info()).result == {"archived_drafts": 1, "deleted_drafts": 1, "deleted_generations": 1}
+    statuses = sorted(r["status"] for r in await db.fetch("SELECT status FROM content_drafts"))
+    assert statuses == ["archived", "archived", "rejected"]
+
+
+async def _published(db, marketplace_name, sku, title="Кружка", description="Описание"):
+    draft = await make_draft(
+        db, marketplace=marketplace_name, sku=sku, title=title, description=description, status=DraftStatus.PUBLISHED
+    )
+    return await make_publication(db, draft, status=PublicationStatus.PUBLISHED, published_at=datetime.now(UTC))
+
+
+async def test_sync_verifies_flags_mismatches_and_counts_errors(db, marketplace, client, burst, rows):
+    await marketplace.seed(
+        "wb",
+        {"sku": "OK", "title": "Кружка", "description": "Описание"},
+        {"sku": "DIFF", "title": "Кружка", "description": "Другое описание"},
+    )
+    await marketplace.seed("ozon", {"sku": "OZ-OK", "title": "Кружка", "description": "Описание"})
+    await marketplace.seed("ym", {"sku": "YM-BROKEN", "title": "Кружка", "description": "Описание"})
+    ok, diff, oz = [await _published(db, mp, sku) for mp, sku in (("wb", "OK"), ("wb", "DIFF"), ("ozon", "OZ-OK"))]
+    missing = await _published(db, "wb", "GONE")
+    broken = await _published(db, "ym", "YM-BROKEN")
+    old = await _published(db, "wb", "OLD")
+    await db.execute("UPDATE publications SET published_at = now() - interval '25 hours' WHERE id = $1", old.id)
+    await marketplace.fault(kind="server_error", marketplace="ym", path_contains="offer-mappings", times=0)
+
+    job = await client.sync_publication_status()
+    await burst(["content_default"])
+
+    stats = (await job.result_info()).result
+    assert stats == {"checked": 5, "verified": 2, "mismatched": 1, "errors": 2, "rejected": 0}
+    by_id = {p["id"]: p for p in await rows.publications()}
+    assert [by_id[p.id]["status"] for p in (ok, oz, diff, missing, broken, old)] == [
+        "verified",
+        "verified",
+        "mismatched",
+        "published",
+        "published",
+        "published",
+    ]
+    assert by_id[ok.id]["verified_at"] is not None
+    assert by_id[diff.id]["mismatch"]["expected_description"] == "Описание"
+    assert by_id[diff.id]["mismatch"]["actual_description"] == "Другое описание"
+
+
+async def test_sync_fails_a_card_the_marketplace_rejected_after_accepting_it(
+    db, marketplace, client, burst, rows, build_adapters
+):
+    await marketplace.seed("wb", {"sku": "LONG", "title": "t", "description": "d"})
+    too_long = "Кружка " * 12
+    publication = await _published(db, "wb", "LONG", title=too_long)
+    wb = build_adapters().get_adapter("wb")
+    assert (await wb.update_card("LONG", CardContent(title=too_long, description="Описание"))).success
+    await eventually(lambda: wb.rejected_cards(["LONG"]), what="WB listed the rejection")
+
+    job = await client.sync_publication_status()
+    await burst(["content_default"])
+
+    assert (await job.result_info()).result["rejected"] == 1
+    [row] = await rows.publications(publication.draft_id)
+    assert (row["status"], row["error_code"]) == ("failed", "VALIDATION_ERROR")
+    [note] = await rows.notifications("content.publish_error")
+    assert "60" in note["data"]["error_message"]
