@@ -10,16 +10,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adolf.lanes import LANES
+from adolf.limits import DOCUMENTED_RATE_LIMITS, RateSpec
 
-DEFAULT_RATE_LIMITS: dict[str, str] = {
-    # "LIMIT/PERIOD_SECONDS:BURST", per marketplace method and seller account (research/marketplaces.md)
-    "wb.cards_update": "10/60:5",
-    "wb.cards_list": "100/60:5",
-    "wb.cards_errors": "10/60:5",
-    "ozon.global": "50/1:50",
-    "ym.offer_mappings_update": "100/60:10",
-    "ym.offer_mappings": "600/60:20",
-}
+DEFAULT_RATE_LIMITS = DOCUMENTED_RATE_LIMITS
 
 
 class Settings(BaseSettings):
@@ -84,6 +77,8 @@ class Settings(BaseSettings):
     @field_validator("rate_limits")
     @classmethod
     def _merge_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for spec in value.values():
+            RateSpec.parse(spec)
         return {**DEFAULT_RATE_LIMITS, **value}
 
     @field_validator("timezone")

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from adolf.errors import RateLimited
+from adolf.limits import RateSpec
 
 logger = logging.getLogger(__name__)
 
 SAFETY_MARGIN = 0.02
-_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(?::\s*(\d+))?\s*$")
 
 # KEYS[1] bucket; ARGV: interval ms, burst, max wait ms. Returns {allowed, wait ms}. Time comes from Redis, so
 # workers on machines with skewed clocks still share one schedule.
@@ -53,34 +51,25 @@ return 1
 """
 
 
-@dataclass(frozen=True)
-class RateSpec:
-    """`limit` requests per `period` seconds, with bursts of up to `burst`."""
+class ClientRate:
+    """How the fleet spends a marketplace limit: one request of the burst kept in hand, 2% under the rate."""
 
-    limit: int
-    period: float
-    burst: int
-
-    @classmethod
-    def parse(cls, text: str) -> RateSpec:
-        match = _SPEC.match(text)
-        if not match or int(match[1]) < 1 or float(match[2]) <= 0:
-            raise ValueError(f"rate limit {text!r} is not LIMIT/PERIOD_SECONDS[:BURST]")
-        return cls(int(match[1]), float(match[2]), int(match[3] or 1))
+    def __init__(self, spec: RateSpec) -> None:
+        self.spec = spec
 
     @property
     def client_interval_ms(self) -> float:
-        return self.period / self.limit * 1000 * (1 + SAFETY_MARGIN)
+        return self.spec.period / self.spec.limit * 1000 * (1 + SAFETY_MARGIN)
 
     @property
     def client_burst(self) -> int:
-        return max(1, self.burst - 1)
+        return max(1, self.spec.burst - 1)
 
 
 class RateLimiter:
     def __init__(self, redis: Redis, specs: dict[str, str], *, max_wait: float = 20.0) -> None:
         self.redis = redis
-        self.specs = {bucket: RateSpec.parse(text) for bucket, text in specs.items()}
+        self.specs = {bucket: ClientRate(RateSpec.parse(text)) for bucket, text in specs.items()}
         self.max_wait = max_wait
         self._acquire = redis.register_script(_ACQUIRE)
         self._penalize = redis.register_script(_PENALIZE)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Marketplace(StrEnum):
@@ -109,17 +109,22 @@ class Notification(Record):
     delivered_at: datetime | None
 
 
-class FailedJob(Record):
-    id: int
-    job_id: str
-    job_name: str
-    queue: str
-    args: list[Any]
-    kwargs: dict[str, Any]
+class DeadLetter(Record):
+    """A job run that finally failed: what `failed_jobs` stores about it."""
+
+    job_id: str = Field(min_length=1)
+    job_name: str = Field(min_length=1)
+    queue: str = ""
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
     exception: str
-    error_code: str | None
-    tries: int
+    error_code: str | None = None
+    tries: int = Field(default=1, ge=1)
     enqueued_at: datetime
+
+
+class FailedJob(DeadLetter):
+    id: int
     failed_at: datetime
     retried_at: datetime | None
     retry_job_id: str | None

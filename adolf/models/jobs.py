@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from adolf.models.content import DeadLetter
 
 
 class JobArgs(BaseModel):
@@ -17,18 +18,10 @@ class PingArgs(JobArgs):
     payload: Any = None
 
 
-class DeadLetterArgs(JobArgs):
+class DeadLetterArgs(DeadLetter):
     """content_factory.tasks.handle_failed_task: a finally failed job to store in failed_jobs."""
 
-    job_id: str = Field(min_length=1)
-    job_name: str = Field(min_length=1)
-    queue: str = ""
-    args: list[Any] = Field(default_factory=list)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-    exception: str
-    error_code: str | None = None
-    tries: int = Field(default=1, ge=1)
-    enqueued_at: datetime
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class NoArgs(JobArgs):

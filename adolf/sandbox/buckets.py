@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .config import RateSpec
+from adolf.limits import RateSpec
 
 logger = logging.getLogger(__name__)
 

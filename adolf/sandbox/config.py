@@ -3,47 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, field_validator
 
+from adolf.limits import DOCUMENTED_RATE_LIMITS, RateSpec
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_RATE_LIMITS: dict[str, str] = {
-    "wb.cards_update": "10/60:5",
-    "wb.cards_list": "100/60:5",
-    "wb.cards_errors": "10/60:5",
-    "ozon.global": "50/1:50",
-    "ym.offer_mappings_update": "100/60:10",
-    "ym.offer_mappings": "600/60:20",
-}
-
-_SPEC_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*:\s*(\d+)\s*$")
-
-
-@dataclass(frozen=True)
-class RateSpec:
-    """A parsed ``"LIMIT/PERIOD_SECONDS:BURST"`` rate-limit spec."""
-
-    limit: float
-    period: float
-    burst: int
-
-    @property
-    def rate(self) -> float:
-        """Tokens added per second."""
-        return self.limit / self.period
-
-    @classmethod
-    def parse(cls, spec: str) -> RateSpec:
-        match = _SPEC_RE.match(spec)
-        if match is None:
-            raise ValueError(f"rate limit spec {spec!r} is not LIMIT/PERIOD_SECONDS:BURST")
-        limit, period, burst = float(match[1]), float(match[2]), int(match[3])
-        if limit <= 0 or period <= 0 or burst < 1:
-            raise ValueError(f"rate limit spec {spec!r} needs LIMIT > 0, PERIOD > 0, BURST >= 1")
-        return cls(limit=limit, period=period, burst=burst)
+DEFAULT_RATE_LIMITS = DOCUMENTED_RATE_LIMITS
 
 
 class SandboxAccount(BaseModel):

@@ -19,10 +19,11 @@ from arq.worker import Function, Retry, func
 
 from adolf.errors import InvalidJobArgs, RetryLater, is_infra_error
 from adolf.logs import log_context
+from adolf.models.content import DeadLetter
 from adolf.settings import Settings
 from adolf.workers import metrics
 from adolf.workers.context import JobContext
-from adolf.workers.failures import DeadLetter, mark_dead_lettered
+from adolf.workers.failures import mark_dead_lettered
 from adolf.workers.registry import CronSpec, JobSpec
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from arq.connections import ArqRedis
 from adolf.db.repositories.failed_jobs import FailedJobRepository
 from adolf.errors import is_infra_error
 from adolf.lanes import LANES
-from adolf.models.content import FailedJob
+from adolf.models.content import DeadLetter, FailedJob
 from adolf.services.notifications import send_alert
 from adolf.workers.serialization import JobFailed, describe_exception
 
@@ -29,37 +28,21 @@ DEAD_LETTER_JOB = "content_factory.tasks.handle_failed_task"
 DEAD_LETTER_LANE = "content_low"
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    job_id: str
-    job_name: str
-    queue: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    exception: str
-    error_code: str | None
-    tries: int
-    enqueued_at: datetime
-
-    @classmethod
-    def from_result(cls, data: dict[str, Any]) -> DeadLetter:
-        """From the result arq records for a failed job (keys f, a, k, t, et, r, q, id)."""
-        exc = data.get("r")
-        info = describe_exception(exc) if isinstance(exc, BaseException) else {"type": "Error", "message": str(exc)}
-        return cls(
-            job_id=str(data.get("id", "<unknown>")),
-            job_name=str(data.get("f", "<unknown>")),
-            queue=str(data.get("q", "")),
-            args=list(data.get("a") or ()),
-            kwargs=dict(data.get("k") or {}),
-            exception=f"{info['type']}: {info['message']}",
-            error_code=info.get("code") or _arq_failure_code(info),
-            tries=int(data.get("t") or 1),
-            enqueued_at=datetime.fromtimestamp((data.get("et") or 0) / 1000, UTC),
-        )
-
-    def as_job_kwargs(self) -> dict[str, Any]:
-        return asdict(self)
+def letter_from_result(data: dict[str, Any]) -> DeadLetter:
+    """The dead letter of a failed job, from the result arq records for it (keys f, a, k, t, et, r, q, id)."""
+    exc = data.get("r")
+    info = describe_exception(exc) if isinstance(exc, BaseException) else {"type": "Error", "message": str(exc)}
+    return DeadLetter(
+        job_id=str(data.get("id") or "<unknown>"),
+        job_name=str(data.get("f") or "<unknown>"),
+        queue=str(data.get("q") or ""),
+        args=list(data.get("a") or ()),
+        kwargs=dict(data.get("k") or {}),
+        exception=f"{info['type']}: {info['message']}",
+        error_code=info.get("code") or _arq_failure_code(info),
+        tries=max(1, int(data.get("t") or 1)),
+        enqueued_at=datetime.fromtimestamp((data.get("et") or 0) / 1000, UTC),
+    )
 
 
 def _arq_failure_code(info: dict[str, Any]) -> str:
@@ -80,7 +63,7 @@ def _arq_failure_code(info: dict[str, Any]) -> str:
 async def store_dead_letter(db: asyncpg.Pool, letter: DeadLetter) -> FailedJob | None:
     """Write the failed_jobs row and its alert in one transaction; None if this run was already stored."""
     async with db.acquire() as conn, conn.transaction():
-        row = await FailedJobRepository(conn).record(**asdict(letter))
+        row = await FailedJobRepository(conn).record(**letter.model_dump())
         if row is not None:
             await send_alert(
                 conn,
@@ -108,7 +91,7 @@ class DeadLetterOffice:
 
     def submit_result(self, data: dict[str, Any]) -> None:
         """Sync entry point for the result serializer: store in the background."""
-        task = asyncio.get_running_loop().create_task(self.record(DeadLetter.from_result(data)))
+        task = asyncio.get_running_loop().create_task(self.record(letter_from_result(data)))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -123,17 +106,19 @@ class DeadLetterOffice:
 
     async def _defer(self, letter: DeadLetter) -> None:
         if letter.job_name == DEAD_LETTER_JOB:
-            logger.critical("dead letter could not be stored", extra={"letter": letter.as_job_kwargs()})
+            logger.critical("dead letter could not be stored", extra={"letter": letter.model_dump(mode="json")})
             return
         try:
             await self.redis.enqueue_job(
                 DEAD_LETTER_JOB,
                 _job_id=f"dead-letter:{letter.job_id}:{int(letter.enqueued_at.timestamp() * 1000)}",
                 _queue_name=LANES[DEAD_LETTER_LANE].queue,
-                **letter.as_job_kwargs(),
+                **letter.model_dump(mode="json"),
             )
         except Exception:
-            logger.critical("dead letter could not be stored", extra={"letter": letter.as_job_kwargs()}, exc_info=True)
+            logger.critical(
+                "dead letter could not be stored", extra={"letter": letter.model_dump(mode="json")}, exc_info=True
+            )
 
     async def drain(self) -> None:
         """Wait for letters still being written (at shutdown)."""

@@ -5,14 +5,16 @@ import time
 
 import pytest
 
-from adolf.adapters.ratelimit import RateLimiter, RateSpec
+from adolf.adapters.ratelimit import ClientRate, RateLimiter
 from adolf.errors import RateLimited
+from adolf.limits import RateSpec
 
 
 def test_specs_parse_and_keep_a_margin():
     spec = RateSpec.parse("10/60:5")
     assert (spec.limit, spec.period, spec.burst) == (10, 60.0, 5)
-    assert spec.client_burst == 4 and spec.client_interval_ms == pytest.approx(6000 * 1.02)
+    client = ClientRate(spec)
+    assert client.client_burst == 4 and client.client_interval_ms == pytest.approx(6000 * 1.02)
     assert RateSpec.parse("3/1").burst == 1
     for bad in ("10 per minute", "0/60:5", "10/0:1"):
         with pytest.raises(ValueError):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -16,18 +13,6 @@ OZON_AUTH = {"Client-Id": "100500", "Api-Key": "sandbox-ozon-key"}
 YM_AUTH = {"Api-Key": "sandbox-ym-key"}
 YM_BASE = "/v2/businesses/777"
 APPLY_DELAY_S = 0.1
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within_s: float = 3.0, interval: float = 0.02) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``within_s`` seconds."""
-    deadline = time.monotonic() + within_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within_s} s (last result: {result!r})")
-        await asyncio.sleep(interval)
 
 
 class Client:

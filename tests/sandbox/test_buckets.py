@@ -7,8 +7,9 @@ import time
 from adolf.sandbox import SandboxServer
 from adolf.sandbox.buckets import InFlight, RateLimiter, TokenBucket
 from adolf.sandbox.config import RateSpec
+from tests.support.waiting import eventually
 
-from .helpers import Client, eventually
+from .helpers import Client
 
 
 def test_bucket_refills_continuously() -> None:

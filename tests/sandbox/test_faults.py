@@ -9,8 +9,9 @@ import aiohttp
 import pytest
 
 from adolf.sandbox import SandboxConfig, start_sandbox
+from tests.support.waiting import eventually
 
-from .helpers import Client, eventually
+from .helpers import Client
 
 WB_LIST = "/content/v2/get/cards/list"
 OZON_LIST = "/v3/product/info/list"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .helpers import OZON_AUTH, Client, eventually
+from tests.support.waiting import eventually
+
+from .helpers import OZON_AUTH, Client
 
 IMPORT = "/v3/product/import"
 INFO = "/v1/product/import/info"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from .helpers import Client, eventually
+from tests.support.waiting import eventually
+
+from .helpers import Client
 
 UPDATE = "/content/v2/cards/update"
 LIST = "/content/v2/get/cards/list"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from email.utils import parsedate_to_datetime
 
-from .helpers import YM_AUTH, Client, eventually
+from tests.support.waiting import eventually
+
+from .helpers import YM_AUTH, Client
 
 UPDATE = "/offer-mappings/update"
 READ = "/offer-mappings"

@@ -12,7 +12,7 @@ from adolf.models.jobs import CleanupDraftsArgs, DeadLetterArgs, NoArgs, Publish
 from adolf.services import cleanup, publishing, verification
 from adolf.services.office import CONTENT_FACTORY_AGENTS
 from adolf.workers.context import JobContext
-from adolf.workers.failures import DeadLetter, store_dead_letter
+from adolf.workers.failures import store_dead_letter
 
 
 async def publish_content(job: JobContext, args: PublishContentArgs) -> dict[str, Any]:
@@ -67,5 +67,5 @@ async def office_heartbeat(job: JobContext, args: NoArgs) -> dict[str, Any]:
 
 async def handle_failed_task(job: JobContext, args: DeadLetterArgs) -> dict[str, Any]:
     """§7.9.3: store a finally failed job whose dead letter could not be written at once."""
-    row = await store_dead_letter(job.resources.db, DeadLetter(**args.model_dump()))
+    row = await store_dead_letter(job.resources.db, args)
     return {"stored": row is not None, "failed_job_id": None if row is None else row.id}

@@ -1,0 +1,43 @@
+"""The marketplaces' documented rate limits (research/marketplaces.md), one spec format for the whole product.
+
+A spec is "LIMIT/PERIOD_SECONDS:BURST": LIMIT requests per PERIOD, in bursts of up to BURST (default 1). The
+client-side limiter and the simulator both read these.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DOCUMENTED_RATE_LIMITS: dict[str, str] = {
+    "wb.cards_update": "10/60:5",
+    "wb.cards_list": "100/60:5",
+    "wb.cards_errors": "10/60:5",
+    "ozon.global": "50/1:50",
+    "ym.offer_mappings_update": "100/60:10",
+    "ym.offer_mappings": "600/60:20",
+}
+
+_SPEC = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*(?::\s*(\d+))?\s*$")
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    limit: float
+    period: float
+    burst: int
+
+    @classmethod
+    def parse(cls, text: str) -> RateSpec:
+        match = _SPEC.match(text)
+        if match is None:
+            raise ValueError(f"rate limit {text!r} is not LIMIT/PERIOD_SECONDS[:BURST]")
+        spec = cls(float(match[1]), float(match[2]), int(match[3] or 1))
+        if spec.limit <= 0 or spec.period <= 0 or spec.burst < 1:
+            raise ValueError(f"rate limit {text!r} needs LIMIT > 0, PERIOD > 0, BURST >= 1")
+        return spec
+
+    @property
+    def rate(self) -> float:
+        """Requests per second."""
+        return self.limit / self.period
