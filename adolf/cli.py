@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("job_id")
     status.set_defaults(run=cmd_status)
 
+    sub.add_parser("demo", help="seed the simulator and publish demo drafts (needs a running worker)").set_defaults(
+        run=cmd_demo
+    )
+
     sandbox = sub.add_parser("sandbox", help="run the marketplace simulator (WB, Ozon, YM APIs on one port)")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
@@ -135,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(run=cmd_sandbox)
     return parser
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from adolf.demo import run_demo
+
+    return asyncio.run(run_demo(settings))
 
 
 def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:

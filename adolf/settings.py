@@ -16,12 +16,13 @@ DEFAULT_RATE_LIMITS = DOCUMENTED_RATE_LIMITS
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ADOLF_", env_file=".env", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ADOLF_", env_file=".env", env_nested_delimiter="__", env_ignore_empty=True, extra="ignore"
+    )
 
     # --- infrastructure
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/adolf"
-    db_pool_min: int = 1
     db_pool_max: int = 10
     timezone: str = "Europe/Moscow"
 

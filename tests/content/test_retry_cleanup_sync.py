@@ -120,3 +120,15 @@ async def test_sync_fails_a_card_the_marketplace_rejected_after_accepting_it(
     assert (row["status"], row["error_code"]) == ("failed", "VALIDATION_ERROR")
     [note] = await rows.notifications("content.publish_error")
     assert "60" in note["data"]["error_message"]
+
+
+async def test_office_heartbeat_beats_for_both_content_factory_agents(redis, client, burst):
+    from tests.content.conftest import office_state
+
+    job = await client.enqueue("content_factory.tasks.office_heartbeat")
+    await burst(["content_low"])
+    assert (await job.result_info()).result == {"success": True, "agents": 2}
+    for agent_id, name in (("content_descriptions", "Генератор описаний"), ("content_seo", "SEO оптимизатор")):
+        state = await office_state(redis, agent_id)
+        assert (state["name"], state["department"], state["salary_equivalent"]) == (name, "content_factory", 60000)
+        assert "last_heartbeat" in state

@@ -22,3 +22,39 @@ def test_bad_declarations_fail_loudly():
         Registry([spec, spec])
     with pytest.raises(UnknownJob):
         Registry([spec], [CronSpec("y")])
+
+
+def test_content_factory_schedules_and_lanes_follow_the_seed():
+    crons = {cron.job: cron for cron in REGISTRY.crons}
+    cleanup = crons["content_factory.tasks.cleanup_old_drafts"]
+    sync = crons["content_factory.tasks.sync_publication_status"]
+    heartbeat = crons["content_factory.tasks.office_heartbeat"]
+    assert (cleanup.hour, cleanup.minute, cleanup.second) == (4, 0, 0)  # daily
+    assert (sync.hour, sync.minute, sync.second) == (None, 0, 0)  # hourly
+    assert (heartbeat.hour, heartbeat.minute, heartbeat.second) == (None, None, 0)  # every minute
+    lanes = {name: spec.lane for name, spec in REGISTRY.jobs.items()}
+    assert lanes == {
+        "content_factory.tasks.publish_content": "content_high",
+        "content_factory.tasks.retry_publication": "content_high",
+        "content_factory.tasks.sync_publication_status": "content_default",
+        "content_factory.tasks.cleanup_old_drafts": "content_low",
+        "content_factory.tasks.office_heartbeat": "content_low",
+        "content_factory.tasks.handle_failed_task": "content_low",
+    }
+    publish = REGISTRY.job("content_factory.tasks.publish_content")
+    assert (publish.timeout, publish.max_tries, publish.unique_by) == (120, 4, "draft_id")
+
+
+def test_cron_jobs_are_registered_in_moscow_time_with_their_own_names():
+    from adolf.workers.engine import worker_kwargs
+    from adolf.workers.serialization import JobSerializer
+    from tests.conftest import make_settings
+
+    settings = make_settings()
+    kwargs = worker_kwargs("content_low", settings, REGISTRY, JobSerializer())
+    assert str(kwargs["timezone"]) == "Europe/Moscow"
+    assert sorted(c.name for c in kwargs["cron_jobs"]) == [
+        "cron:content_factory.tasks.cleanup_old_drafts",
+        "cron:content_factory.tasks.office_heartbeat",
+    ]
+    assert {f.name for f in kwargs["functions"]} >= {"content_factory.tasks.office_heartbeat", "adolf.ping"}
