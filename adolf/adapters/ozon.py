@@ -64,7 +64,7 @@ def import_item(current: dict[str, Any], update: CardUpdate) -> dict[str, Any]:
     ours = {NAME_ATTR: content.title, DESCRIPTION_ATTR: content.description}
     if content.seo_tags:
         ours[HASHTAGS_ATTR] = hashtags(content.seo_tags)
-    ours.update({int(k): v for k, v in content.attributes.items() if str(k).isdigit()})
+    ours.update({int(k): v for k, v in content.attributes.items() if str(k).isdecimal()})
     kept = [a for a in current.get("attributes") or [] if a.get("id") not in ours]
     item = {key: current[key] for key in COPIED_FIELDS if current.get(key) not in (None, "", [])}
     item.update(name=content.title, attributes=kept + [_attribute(k, v) for k, v in ours.items()])

@@ -41,7 +41,7 @@ def _characteristics(existing: list[dict[str, Any]], attributes: dict[str, Any])
     merged += [
         {"id": int(k), "value": v if isinstance(v, list) else [v]}
         for k, v in wanted.items()
-        if k.isdigit() and k not in known
+        if k.isdecimal() and k not in known
     ]
     return merged
 

@@ -48,7 +48,7 @@ def _offer(update: CardUpdate) -> dict[str, Any]:
         "description": update.content.description,
     }
     parameters = [
-        {"parameterId": int(k), "value": str(v)} for k, v in update.content.attributes.items() if str(k).isdigit()
+        {"parameterId": int(k), "value": str(v)} for k, v in update.content.attributes.items() if str(k).isdecimal()
     ]
     if parameters:
         offer["parameterValues"] = parameters

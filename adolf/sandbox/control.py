@@ -172,7 +172,7 @@ async def requests_log(request: web.Request) -> web.Response:
         if (not marketplace or entry["marketplace"] == marketplace) and (not contains or contains in entry["path"])
     ]
     limit = request.query.get("limit", "")
-    if limit.isdigit():
+    if limit.isdecimal():
         entries = entries[-int(limit) :] if int(limit) else []
     return json_response(entries)
 

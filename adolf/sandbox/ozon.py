@@ -229,7 +229,7 @@ def info_attributes(ctx: Ctx) -> web.Response:
         raise bad_request(f"limit: value must be from 1 to {MAX_IDS}")
     matching = sorted(_select(ctx, as_dict(payload.get("filter"))), key=lambda p: p.product_id)
     last_id = str(payload.get("last_id") or "")
-    if last_id and not last_id.isdigit():
+    if last_id and not last_id.isdecimal():
         raise bad_request("last_id: invalid value")
     rest = [p for p in matching if p.product_id > int(last_id)] if last_id else matching
     page = rest[:limit]
@@ -258,7 +258,7 @@ class OzonApi(MarketplaceApi):
         client_id, api_key = request.headers.get("Client-Id"), request.headers.get("Api-Key")
         if not client_id or not api_key:
             return rpc_error(401, 16, "Client-Id and Api-Key headers are required")
-        if not client_id.strip().isdigit() or int(client_id) <= 0:
+        if not client_id.strip().isdecimal() or int(client_id) <= 0:
             return rpc_error(400, 3, "Client-Id header value should be positive integer")
         account = state.accounts.by_ozon_key.get(api_key)
         if account is None or int(account.ozon_client_id) != int(client_id):
@@ -305,7 +305,7 @@ def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
     attributes = [
         {"complex_id": 0, "id": int(key), "values": _values(value)}
         for key, value in card.attributes.items()
-        if key.isdigit()
+        if key.isdecimal()
     ]
     attributes = [a for a in attributes if a["id"] != OZON_DESCRIPTION_ATTR]
     attributes.append({"complex_id": 0, "id": OZON_DESCRIPTION_ATTR, "values": _values(card.description)})

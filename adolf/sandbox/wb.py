@@ -313,8 +313,8 @@ def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
     size = {"chrtID": next(state.ids.chrt_id), "techSize": "0", "wbSize": "", "skus": [f"20{nm_id:011d}"]}
     characteristics = [
         {
-            "id": int(key) if key.isdigit() else 900_000 + index,
-            "name": f"Характеристика {key}" if key.isdigit() else key,
+            "id": int(key) if key.isdecimal() else 900_000 + index,
+            "name": f"Характеристика {key}" if key.isdecimal() else key,
             "value": value,
         }
         for index, (key, value) in enumerate(card.attributes.items())

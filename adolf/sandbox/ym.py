@@ -101,7 +101,7 @@ def _apply(state: SandboxState, targets: list[YmOffer], offers: list[Json]) -> N
 def _page_params(request: web.Request) -> tuple[int, int]:
     raw_limit = request.query.get("limit", str(DEFAULT_PAGE))
     token = request.query.get("page_token") or request.query.get("pageToken") or ""
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+    if not raw_limit.isdecimal() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise bad_request(f"limit must be an integer from 1 to {MAX_PAGE}")
     try:
         offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:")) if token else 0
@@ -218,7 +218,7 @@ def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
         "vendor": card.brand or "Sandbox",
         "vendorCode": card.sku,
         "tags": [],
-        "parameterValues": [{"parameterId": int(k), "value": v} for k, v in card.attributes.items() if k.isdigit()],
+        "parameterValues": [{"parameterId": int(k), "value": v} for k, v in card.attributes.items() if k.isdecimal()],
     }
     market_sku = card.market_sku or (old.market_sku if old else next(state.ids.market_sku))
     state.ym[account][card.sku] = YmOffer(offer=offer, market_sku=market_sku)

@@ -120,6 +120,16 @@ async def test_update_status_sets_fields_and_respects_allowed_from(conn, now):
     assert (failed.status, failed.nm_id, failed.error_code) == ("failed", "123456", "X")
 
 
+async def test_claim_for_run_marks_processing_by_this_run_only_while_in_flight(conn, now):
+    draft = await make_draft(conn)
+    repo = PublicationRepository(conn)
+    publication = await make_publication(conn, draft)
+    claimed = await repo.claim_for_run(publication.id, job_ref="publish:1@100")
+    assert (claimed.status, claimed.job_ref) == ("processing", "publish:1@100")
+    await repo.update_status(publication.id, PublicationStatus.PUBLISHED, published_at=now)
+    assert await repo.claim_for_run(publication.id, job_ref="publish:1@200") is None
+
+
 async def test_update_error_and_reset_retry_count(conn):
     draft = await make_draft(conn)
     repo = PublicationRepository(conn)

@@ -58,3 +58,6 @@ def test_cron_jobs_are_registered_in_moscow_time_with_their_own_names():
         "cron:content_factory.tasks.office_heartbeat",
     ]
     assert {f.name for f in kwargs["functions"]} >= {"content_factory.tasks.office_heartbeat", "adolf.ping"}
+    # seed: result_expires=86400 -- results of every job and cron run stay readable by id for 24 h
+    assert kwargs["keep_result"] == 86_400
+    assert {f.keep_result_s for f in kwargs["functions"]} | {c.keep_result_s for c in kwargs["cron_jobs"]} == {86_400}
