@@ -56,10 +56,24 @@ def serialize(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
+# arq reads these fields outside its own error handling: a wrong type there would crash the worker, not fail the job
+_JOB_FIELDS: dict[str, tuple[type, ...]] = {
+    "f": (str,),
+    "a": (list,),
+    "k": (dict,),
+    "t": (int, type(None)),
+    "et": (int,),
+}
+
+
 def deserialize(raw: bytes) -> dict[str, Any]:
     data = orjson.loads(raw)
     if not isinstance(data, dict):
         raise TypeError("a job payload must be a JSON object")
+    for field, types in _JOB_FIELDS.items():
+        value = data.get(field)
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise TypeError(f"job payload field {field!r} has the wrong type ({type(value).__name__})")
     result = data.get("r")
     if data.get("s") is False and isinstance(result, dict) and EXCEPTION_KEY in result:
         info = result[EXCEPTION_KEY]

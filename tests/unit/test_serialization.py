@@ -2,6 +2,7 @@ import pickle
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import orjson
 import pytest
 from arq.jobs import deserialize_job_raw, deserialize_result, serialize_result
 
@@ -17,7 +18,7 @@ class Boom:
 def test_job_payload_round_trips_as_json():
     draft_id = uuid4()
     raw = serialize(
-        {"f": "x", "a": [1], "k": {"draft_id": draft_id, "at": datetime(2026, 1, 1, tzinfo=UTC)}, "t": None}
+        {"f": "x", "a": [1], "k": {"draft_id": draft_id, "at": datetime(2026, 1, 1, tzinfo=UTC)}, "t": None, "et": 0}
     )
     assert raw.startswith(b"{")
     assert deserialize(raw)["k"] == {"draft_id": str(draft_id), "at": "2026-01-01T00:00:00+00:00"}
@@ -57,3 +58,20 @@ def test_serializer_reports_failures_no_job_code_saw_once():
     serializer({"s": False, "r": already, "id": "b"})
     serializer({"s": True, "r": {"ok": 1}, "id": "c"})
     assert [d["id"] for d in reported] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"f": "x", "a": [], "k": {}, "t": "1", "et": 1},
+        {"f": ["x"], "a": [], "k": {}, "t": 1, "et": 1},
+        {"f": "x", "a": [], "k": [], "t": 1, "et": 1},
+        {"f": "x", "a": {}, "k": {}, "t": 1, "et": 1},
+        {"f": "x", "a": [], "k": {}, "t": 1, "et": "1"},
+        {"f": "x", "a": [], "k": {}, "t": True, "et": 1},
+        {"f": "x", "a": [], "k": {}},
+    ],
+)
+def test_a_job_payload_with_wrongly_typed_fields_is_refused(payload):
+    with pytest.raises(TypeError, match="job payload field"):
+        deserialize(orjson.dumps(payload))
