@@ -103,19 +103,21 @@ class AdolfClient:
         job_id = spec.job_id_for(validated)
         job = await self.redis.enqueue_job(spec.name, _job_id=job_id, _queue_name=queue, _defer_by=defer_by, **kwargs)
         if job is None and job_id is not None:
-            job = await self._replace_finished(spec.name, job_id, queue, kwargs)
+            job = await self._replace_finished(spec.name, job_id, queue, kwargs, defer_by)
         if job is None:
             raise RuntimeError(f"could not enqueue {spec.name}")
         return job
 
-    async def _replace_finished(self, name: str, job_id: str, queue: str, kwargs: dict[str, Any]) -> Job:
+    async def _replace_finished(
+        self, name: str, job_id: str, queue: str, kwargs: dict[str, Any], defer_by: float | timedelta | None
+    ) -> Job:
         """A unique job id is taken: join the run in flight, or start a new run once the last one has finished.
 
         arq refuses an id while its result is kept (24 h); a finished run's result gives way to the new run."""
         existing = self.job(job_id, queue)
         if await existing.status() == JobStatus.complete:
             await self.redis.delete(result_key_prefix + job_id)
-            job = await self.redis.enqueue_job(name, _job_id=job_id, _queue_name=queue, **kwargs)
+            job = await self.redis.enqueue_job(name, _job_id=job_id, _queue_name=queue, _defer_by=defer_by, **kwargs)
             if job is not None:
                 return job
         logger.info("job %s is already queued or running; returning it", job_id)

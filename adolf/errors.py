@@ -134,4 +134,6 @@ _INFRA_EXCEPTIONS = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     ConnectionError,
+    # asyncpg's command and connect timeouts; marketplace timeouts are mapped to Timeout before they get here
+    TimeoutError,
 )

@@ -115,12 +115,19 @@ class OzonAdapter(MarketplaceAdapter):
         return {o: _item_result(o, statuses.get(o), task_id) for o in offer_ids}
 
     async def _wait_for(self, task_id: int) -> dict[str, dict[str, Any]]:
+        """Poll import/info until no item is pending (or the wait is over). An empty answer or a 404 for a task just
+        created means Ozon has not registered it yet: still pending."""
         deadline = time.monotonic() + self.import_wait
         pause = 0.2
+        items: dict[str, dict[str, Any]] = {}
         while True:
-            body = await self.http.post(IMPORT_INFO, {"task_id": task_id}, bucket=BUCKET)
-            items = {i["offer_id"]: i for i in ((body or {}).get("result") or {}).get("items") or []}
-            if all(i.get("status") != "pending" for i in items.values()) or time.monotonic() > deadline:
+            try:
+                body = await self.http.post(IMPORT_INFO, {"task_id": task_id}, bucket=BUCKET)
+                items = {i["offer_id"]: i for i in ((body or {}).get("result") or {}).get("items") or []}
+            except NotFound:
+                items = {}
+            done = items and all(i.get("status") != "pending" for i in items.values())
+            if done or time.monotonic() > deadline:
                 return items
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 2.0)

@@ -9,13 +9,16 @@ travel in title, description and characteristics only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from adolf.adapters.base import Card, CardUpdate, MarketplaceAdapter, PublishResult
 from adolf.adapters.http import ErrorAnswer, MarketplaceHttp, classify_status, seconds_header
-from adolf.errors import MarketplaceError, NotFound
+from adolf.errors import MarketplaceError, NotFound, RateLimited
 from adolf.models.content import Marketplace
+
+logger = logging.getLogger(__name__)
 
 UPDATE = "/content/v2/cards/update"
 LIST = "/content/v2/get/cards/list"
@@ -109,18 +112,26 @@ class WildberriesAdapter(MarketplaceAdapter):
         )
 
     async def rejected_cards(self, skus: Sequence[str]) -> dict[str, str]:
-        """vendorCode -> WB's reason, for the given cards present in cards/error/list."""
+        """vendorCode -> WB's reason, for the given cards present in cards/error/list (an entry leaves the list when a
+        later update of that card is applied). Newest batches first; if WB's 10/min limit stops the paging, the
+        rejections found so far are returned."""
         wanted, rejected = set(skus), {}
         cursor: dict[str, Any] = {"limit": 100}
         while True:
-            body = await self.http.post(
-                ERRORS, {"cursor": cursor, "order": {"ascending": True}}, bucket="wb.cards_errors"
-            )
+            try:
+                body = await self.http.post(
+                    ERRORS, {"cursor": cursor, "order": {"ascending": False}}, bucket="wb.cards_errors"
+                )
+            except RateLimited:
+                if cursor.get("batchUUID") is None:
+                    raise
+                logger.warning("WB error list read partly: rate limit reached after %d rejections", len(rejected))
+                return rejected
             data = body.get("data") if isinstance(body, dict) else None
             for item in (data or {}).get("items") or []:
                 for vendor_code, messages in (item.get("errors") or {}).items():
                     if vendor_code in wanted:
-                        rejected[vendor_code] = "; ".join(map(str, messages))
+                        rejected.setdefault(vendor_code, "; ".join(map(str, messages)))
             page = (data or {}).get("cursor") or {}
             if not page.get("next"):
                 return rejected

@@ -93,7 +93,12 @@ class YandexMarketAdapter(MarketplaceAdapter):
         return await self._rejected(cards, body or {})
 
     async def _rejected(self, cards: list[CardUpdate], body: dict[str, Any]) -> dict[str, PublishResult]:
-        named = {r.get("offerId"): r.get("errors") or [] for r in body.get("results") or [] if r.get("errors")}
+        in_batch = {c.sku for c in cards}
+        named = {
+            r.get("offerId"): r.get("errors") or []
+            for r in body.get("results") or []
+            if r.get("errors") and r.get("offerId") in in_batch
+        }
         if not named:
             return await self._split(cards, ValidationFailed(f"YM rejected the batch: {body}"))
         results = {sku: PublishResult.failed(sku, _offer_error(errors), body) for sku, errors in named.items()}

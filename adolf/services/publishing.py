@@ -24,6 +24,7 @@ from adolf.errors import RECOVERABLE_CODES, MarketplaceError, RetryLater, is_inf
 from adolf.logs import bind
 from adolf.models.content import (
     ACTIVE_PUBLICATION,
+    DeadLetter,
     Draft,
     DraftStatus,
     Publication,
@@ -77,7 +78,7 @@ async def publish_content(
     await reporter.report_working(f"Публикация {draft.sku} на {draft.marketplace.value}")
     result = await _push(adapters, draft, run)
     if result.success:
-        return await _published(db, publication, draft, user_id, result, reporter)
+        return await _published(db, publication, draft, user_id, result, reporter, run)
     return await _failed(db, publication, draft, user_id, result, reporter, run)
 
 
@@ -137,6 +138,7 @@ async def _published(
     user_id: UUID,
     result: PublishResult,
     reporter: OfficeReporter,
+    run: PublishRun,
 ) -> dict[str, Any]:
     async with db.acquire() as conn, conn.transaction():
         published = await PublicationRepository(conn).update_status(
@@ -149,16 +151,18 @@ async def _published(
             published_title=draft.title,
             published_description=draft.description,
         )
-        if published is None:
-            raise RuntimeError(f"publication {publication.id} left `processing` while this run published it")
-        await DraftRepository(conn).update_status(draft.id, DraftStatus.PUBLISHED)
-        await send_notification(
-            conn,
-            user_id=user_id,
-            event_type="content.published",
-            data={"sku": draft.sku, "marketplace": draft.marketplace.value, "nm_id": result.nm_id},
-            dedup_key=f"content.published:{publication.id}",
-        )
+        if published is not None:
+            await DraftRepository(conn).update_status(draft.id, DraftStatus.PUBLISHED)
+            await send_notification(
+                conn,
+                user_id=user_id,
+                event_type="content.published",
+                data={"sku": draft.sku, "marketplace": draft.marketplace.value, "nm_id": result.nm_id},
+                dedup_key=f"content.published:{publication.id}:{publication.round}",
+            )
+    if published is None:  # another run of this job (a lease taken over) recorded the outcome first
+        logger.warning("publication %s was finished by another run", publication.id)
+        return await _earlier_outcome(db, draft, run, any_run=True) or {"success": False, "error": "CONFLICT"}
     logger.info("publication completed", extra={"publication_id": str(publication.id), "nm_id": result.nm_id})
     await reporter.report_idle(metrics={"last_published_sku": draft.sku, "marketplace": draft.marketplace.value})
     return {"success": True, "publication_id": str(publication.id), "nm_id": result.nm_id}
@@ -185,16 +189,18 @@ async def _failed(
         raise RetryLater(code, message, retry_after=result.retry_after)
     exhausted = retryable and code != UNEXPECTED
     shown = f"Превышено количество попыток. {message}" if exhausted else message
-    failed = await _mark_failed(db, publication, draft, user_id, code, message, shown)
+    failed = await _mark_failed(db, publication, user_id, code, message, shown)
+    if failed is None:  # another run of this job moved it on meanwhile
+        return await _earlier_outcome(db, draft, run, any_run=True) or {"success": False, "error": "CONFLICT"}
     if code == UNEXPECTED:
         return {"success": False, "error": message}
-    outcome = _failure_result(failed)
-    return outcome
+    return _failure_result(failed)
 
 
 async def _mark_failed(
-    db: asyncpg.Pool, publication: Publication, draft: Draft, user_id: UUID, code: str, message: str, shown: str
-) -> Publication:
+    db: asyncpg.Pool, publication: Publication, user_id: UUID, code: str, message: str, shown: str
+) -> Publication | None:
+    """`failed` plus one content.publish_error per round; None when the publication was no longer in flight."""
     async with db.acquire() as conn, conn.transaction():
         failed = await PublicationRepository(conn).update_status(
             publication.id,
@@ -204,15 +210,36 @@ async def _mark_failed(
             error_message=message,
         )
         if failed is None:
-            raise RuntimeError(f"publication {publication.id} left `processing` while this run failed it")
+            return None
         await send_notification(
             conn,
             user_id=user_id,
             event_type="content.publish_error",
-            data={"sku": draft.sku, "marketplace": draft.marketplace.value, "error_code": code, "error_message": shown},
+            data={
+                "sku": publication.sku,
+                "marketplace": publication.marketplace.value,
+                "error_code": code,
+                "error_message": shown,
+            },
             dedup_key=f"content.publish_error:{publication.id}:{publication.round}",
         )
     return failed
+
+
+async def fail_after_job_failure(db: asyncpg.Pool, letter: DeadLetter) -> None:
+    """The publish job finally failed outside its own error handling (hard time limit, database errors on the last
+    try, tries used up by crashes): its publication must not stay `processing`."""
+    arguments = {**dict(zip(("draft_id", "user_id"), letter.args, strict=False)), **letter.kwargs}
+    try:
+        draft_id, user_id = UUID(str(arguments["draft_id"])), UUID(str(arguments["user_id"]))
+    except (KeyError, ValueError):
+        return  # a malformed job never got as far as a publication
+    publication = await PublicationRepository(db).get_pending_for_draft(draft_id)
+    if publication is None:
+        return
+    code = letter.error_code or UNEXPECTED
+    if await _mark_failed(db, publication, user_id, code, letter.exception, letter.exception):
+        logger.warning("publication %s failed with its job: %s", publication.id, letter.exception)
 
 
 def _failure_result(publication: Publication) -> dict[str, Any]:
@@ -237,18 +264,16 @@ async def retry_publication(
 
     A `pending` one (a retry whose enqueue was cut off by a crash) is enqueued again; the publish job id is unique
     per draft, so this never runs two publish jobs for it."""
-    repo = PublicationRepository(db)
-    publication = await repo.get_by_id(publication_id)
-    if publication is None:
-        return {"success": False, "error": "PUBLICATION_NOT_FOUND"}
-    if publication.status == PublicationStatus.FAILED:
-        async with db.acquire() as conn, conn.transaction():
-            await PublicationRepository(conn).reset_retry_count(publication_id)
-            await PublicationRepository(conn).update_status(
-                publication_id, PublicationStatus.PENDING, allowed_from=[PublicationStatus.FAILED]
-            )
-    elif publication.status != PublicationStatus.PENDING:
-        return {"success": False, "error": "PUBLICATION_NOT_FAILED"}
+    async with db.acquire() as conn, conn.transaction():
+        repo = PublicationRepository(conn)
+        publication = await repo.lock(publication_id)  # a concurrent retry waits here, then sees `pending`
+        if publication is None:
+            return {"success": False, "error": "PUBLICATION_NOT_FOUND"}
+        if publication.status == PublicationStatus.FAILED:
+            await repo.reset_retry_count(publication_id)
+            await repo.update_status(publication_id, PublicationStatus.PENDING, allowed_from=[PublicationStatus.FAILED])
+        elif publication.status != PublicationStatus.PENDING:
+            return {"success": False, "error": "PUBLICATION_NOT_FAILED"}
     job_id = await enqueue_publish(publication.draft_id, user_id)
     logger.info("scheduled publish for publication %s", publication_id, extra={"publish_job_id": job_id})
     return {"success": True, "message": "Publication retry scheduled", "job_id": job_id}

@@ -41,8 +41,12 @@ async def sync_publication_status(
             stats["rejected"] += await _mark_rejected(db, publication, rejected[publication.id])
     remaining = [p for p in publications if p.id not in rejected]
     gate = asyncio.Semaphore(READ_CONCURRENCY)
-    outcomes = await asyncio.gather(*(_check(db, adapters, p, gate, now) for p in remaining))
-    for outcome in outcomes:
+    try:
+        async with asyncio.TaskGroup() as group:
+            checks = [group.create_task(_check(db, adapters, p, gate, now)) for p in remaining]
+    except ExceptionGroup as failed:  # an infrastructure error stops every check; the job is retried
+        raise failed.exceptions[0] from None
+    for outcome in (check.result() for check in checks):
         stats["checked"] += 1
         stats[outcome] += 1
     logger.info("sync completed", extra={"stats": stats})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adolf.models import jobs as a
+from adolf.services import publishing
 from adolf.workers.jobs import content_factory as cf
 from adolf.workers.registry import CronSpec, JobSpec, Registry
 
@@ -17,6 +18,7 @@ JOBS: tuple[JobSpec, ...] = (
         timeout_setting="publish_hard_timeout",
         max_tries=4,
         unique_by="draft_id",
+        on_final_failure=publishing.fail_after_job_failure,
     ),
     JobSpec(
         "content_factory.tasks.retry_publication",

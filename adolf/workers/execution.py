@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pydantic
-from arq.constants import in_progress_key_prefix
+from arq.constants import retry_key_prefix
 from arq.cron import CronJob, cron
 from arq.worker import Function, Retry, func
 
@@ -96,7 +96,7 @@ async def execute(
     job = JobContext.from_arq(ctx, spec, max_tries=max_tries)
     with log_context(job_id=job.job_id, job_name=spec.name, tries=job.job_try):
         started = time.monotonic()
-        lease = asyncio.create_task(_renew_lease(job))
+        lease = asyncio.create_task(job.resources.leases.hold(job.job_id, job.job_try))
         try:
             arguments = validate_arguments(spec, args, kwargs)
             deadline = asyncio.timeout(spec.hard_timeout(job.resources.settings))
@@ -121,8 +121,14 @@ async def _on_failure(
     spec: JobSpec, job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any], started: float
 ) -> None:
     """Decide retry or final failure. Returns to let `exc` propagate, or raises arq's Retry."""
-    if isinstance(exc, asyncio.CancelledError | Retry):
-        _log_outcome(job, "cancelled" if isinstance(exc, asyncio.CancelledError) else "retry", started)
+    if isinstance(exc, Retry):
+        _log_outcome(job, "retry", started)
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        # a worker shutting down hands the job back: that run was cut short, not failed, so it costs no try
+        _log_outcome(job, "cancelled", started)
+        with contextlib.suppress(Exception):
+            await job.resources.redis.decr(retry_key_prefix + job.job_id)
         return
     infra = is_infra_error(exc)
     if infra:
@@ -135,12 +141,8 @@ async def _on_failure(
         raise Retry(defer=delay) from exc
     outcome = "invalid_args" if isinstance(exc, InvalidJobArgs) else "failed"
     _log_outcome(job, outcome, started, error=exc)
-    try:
-        await job.resources.dead_letters.record(_letter(job, exc, args, kwargs))
-    except Exception:
-        logger.exception("dead letter for %s not stored", job.job_id)
-    else:
-        mark_dead_lettered(exc)
+    await job.resources.dead_letters.record(_letter(job, exc, args, kwargs))
+    mark_dead_lettered(exc)
 
 
 def _letter(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> DeadLetter:
@@ -157,17 +159,6 @@ def _letter(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: 
         tries=job.job_try,
         enqueued_at=job.enqueue_time,
     )
-
-
-async def _renew_lease(job: JobContext) -> None:
-    """Keep arq's in-progress key short-lived while the job runs: a killed worker's job is re-run within a lease."""
-    redis = job.resources.redis
-    lease = job.resources.settings.job_lease_seconds
-    key = in_progress_key_prefix + job.job_id
-    while True:
-        with contextlib.suppress(Exception):
-            await redis.pexpire(key, int(lease * 1000))
-        await asyncio.sleep(lease / 3)
 
 
 def _log_outcome(job: JobContext, outcome: str, started: float, *, error: BaseException | None = None, **extra: Any):

@@ -20,6 +20,7 @@ from adolf.errors import is_infra_error
 from adolf.lanes import LANES
 from adolf.models.content import DeadLetter, FailedJob
 from adolf.services.notifications import send_alert
+from adolf.workers.registry import FailureHook
 from adolf.workers.serialization import JobFailed, describe_exception
 
 logger = logging.getLogger(__name__)
@@ -60,10 +61,21 @@ def _arq_failure_code(info: dict[str, Any]) -> str:
     return "JOB_FAILED"
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL characters; a malformed job's arguments may contain them."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 async def store_dead_letter(db: asyncpg.Pool, letter: DeadLetter) -> FailedJob | None:
     """Write the failed_jobs row and its alert in one transaction; None if this run was already stored."""
     async with db.acquire() as conn, conn.transaction():
-        row = await FailedJobRepository(conn).record(**letter.model_dump())
+        row = await FailedJobRepository(conn).record(**_without_nul(letter.model_dump()))
         if row is not None:
             await send_alert(
                 conn,
@@ -82,27 +94,46 @@ async def store_dead_letter(db: asyncpg.Pool, letter: DeadLetter) -> FailedJob |
 
 
 class DeadLetterOffice:
-    """Takes dead letters from any failure path and makes sure each one is stored."""
+    """Takes dead letters from any failure path and makes sure each one is stored, then runs the failed job's
+    final-failure hook (e.g. a publication left `processing` becomes `failed`)."""
 
-    def __init__(self, db: asyncpg.Pool, redis: ArqRedis) -> None:
+    def __init__(self, db: asyncpg.Pool, redis: ArqRedis, hooks: dict[str, FailureHook] | None = None) -> None:
         self.db = db
         self.redis = redis
+        self.hooks = hooks or {}
         self._pending: set[asyncio.Task[None]] = set()
 
     def submit_result(self, data: dict[str, Any]) -> None:
         """Sync entry point for the result serializer: store in the background."""
-        task = asyncio.get_running_loop().create_task(self.record(letter_from_result(data)))
+        try:
+            letter = letter_from_result(data)
+        except Exception:
+            logger.critical("failed job could not be described", extra={"result": repr(data)[:2000]}, exc_info=True)
+            return
+        task = asyncio.get_running_loop().create_task(self.record(letter))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    async def store(self, letter: DeadLetter) -> FailedJob | None:
+        """Store the letter and run its job's hook. Raises when PostgreSQL is away."""
+        row = await store_dead_letter(self.db, letter)
+        hook = self.hooks.get(letter.job_name)
+        if hook is not None:
+            await hook(self.db, letter)
+        return row
+
     async def record(self, letter: DeadLetter) -> None:
+        """Store the letter, or hand it to Redis while PostgreSQL is away; never raises."""
         try:
-            await store_dead_letter(self.db, letter)
+            await self.store(letter)
         except Exception as exc:
-            if not is_infra_error(exc):
-                raise
-            logger.warning("database unavailable, deferring dead letter of %s: %s", letter.job_id, exc)
-            await self._defer(letter)
+            if is_infra_error(exc):
+                logger.warning("database unavailable, deferring dead letter of %s: %s", letter.job_id, exc)
+                await self._defer(letter)
+            else:
+                logger.critical(
+                    "dead letter could not be stored", extra={"letter": letter.model_dump(mode="json")}, exc_info=True
+                )
 
     async def _defer(self, letter: DeadLetter) -> None:
         if letter.job_name == DEAD_LETTER_JOB:

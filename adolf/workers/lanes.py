@@ -37,7 +37,7 @@ def arq_settings_class(lane: str, settings: Settings | None = None, registry: Re
         "redis_settings": settings.redis_settings,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "ctx": {"settings": settings, "serializer": serializer},
+        "ctx": {"settings": settings, "serializer": serializer, "registry": registry},
         "__doc__": f"arq settings of the {lane} lane: {LANES[lane].purpose}.",
     }
     return type(class_name(lane), (), attrs)

@@ -22,6 +22,8 @@ from adolf.services.office import OfficeReporter, build_reporters
 from adolf.services.outbox import OutboxDispatcher
 from adolf.settings import Settings
 from adolf.workers.failures import DeadLetterOffice
+from adolf.workers.lease import Leases
+from adolf.workers.registry import FailureHook
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +43,14 @@ class Resources:
     adapters: Adapters
     office: dict[str, OfficeReporter]
     http: aiohttp.ClientSession  # notification channels and the dashboard push
+    leases: Leases
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
     _infra_alerted: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    async def open(cls, settings: Settings, redis: ArqRedis) -> Resources:
+    async def open(
+        cls, settings: Settings, redis: ArqRedis, *, failure_hooks: dict[str, FailureHook] | None = None
+    ) -> Resources:
         # min_size=0: the worker starts even while PostgreSQL is down; jobs retry until it is back
         db = await create_pool(settings.database_url, min_size=0, max_size=settings.db_pool_max)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
@@ -55,12 +60,13 @@ class Resources:
             settings=settings,
             redis=redis,
             db=db,
-            dead_letters=DeadLetterOffice(db, redis),
+            dead_letters=DeadLetterOffice(db, redis, failure_hooks),
             outbox=outbox,
             limiter=limiter,
             adapters=Adapters.build(settings, limiter),
             office=build_reporters(redis, push_session=http, dashboard_url=settings.office_dashboard_url),
             http=http,
+            leases=Leases(redis, settings.job_lease_seconds),
         )
         resources._background.append(asyncio.create_task(outbox.run_forever(), name="adolf-outbox"))
         return resources
@@ -94,7 +100,7 @@ class Resources:
 async def startup(ctx: dict[str, Any]) -> None:
     """arq on_startup for one lane run with the plain `arq` command."""
     settings: Settings = ctx["settings"]
-    resources = await Resources.open(settings, ctx["redis"])
+    resources = await Resources.open(settings, ctx["redis"], failure_hooks=ctx["registry"].failure_hooks())
     ctx["resources"] = resources
     ctx["serializer"].sink = resources.dead_letters.submit_result
 

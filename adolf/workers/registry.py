@@ -6,15 +6,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 from pydantic import BaseModel
 
 from adolf.lanes import LANES
+from adolf.models.content import DeadLetter
 
 if TYPE_CHECKING:
     from adolf.settings import Settings
     from adolf.workers.context import JobContext
 
 Handler = Callable[["JobContext", Any], Awaitable[Any]]
+# called once a job has finally failed, whatever the path (dead letter stored), to undo half-done domain state
+FailureHook = Callable[[asyncpg.Pool, DeadLetter], Awaitable[None]]
 CronField = int | set[int] | None
 
 
@@ -39,6 +43,7 @@ class JobSpec:
     max_tries: int = 1
     retry_unexpected: bool = False
     unique_by: str | None = None  # argument whose value makes the job id (one job per value at a time)
+    on_final_failure: FailureHook | None = None
 
     def __post_init__(self) -> None:
         if self.lane not in LANES:
@@ -87,6 +92,9 @@ class Registry:
             return self.jobs[name]
         except KeyError:
             raise UnknownJob(f"no job named {name!r}; known jobs: {sorted(self.jobs)}") from None
+
+    def failure_hooks(self) -> dict[str, FailureHook]:
+        return {name: spec.on_final_failure for name, spec in self.jobs.items() if spec.on_final_failure}
 
     def jobs_for_lane(self, lane: str) -> list[JobSpec]:
         return [spec for spec in self.jobs.values() if spec.lane == lane]

@@ -52,7 +52,7 @@ class LaneGroup:
     async def start(self) -> None:
         serializer = JobSerializer()
         self._redis = await connect_redis(self.settings, serializer)
-        self.resources = await Resources.open(self.settings, self._redis)
+        self.resources = await Resources.open(self.settings, self._redis, failure_hooks=self.registry.failure_hooks())
         serializer.sink = self.resources.dead_letters.submit_result
         ctx = {"settings": self.settings, "resources": self.resources, "serializer": serializer}
         for lane in self.lanes:

@@ -179,3 +179,24 @@ async def test_publishing_an_already_published_draft_changes_nothing(db, marketp
     assert len(await rows.notifications("content.published")) == 1
     updates = await marketplace.control("GET", "/requests?path_contains=cards/update")
     assert len(updates) == 1, updates
+
+
+async def test_the_hard_time_limit_fails_the_publication_instead_of_leaving_it_processing(
+    db, marketplace, client, burst, rows, sandbox_server
+):
+    await marketplace.seed("wb", {"sku": "H-1", "title": "Old", "description": "Old"})
+    await marketplace.fault(kind="timeout", marketplace="wb", path_contains="cards/update", times=1, delay_s=3)
+    draft = await make_draft(db, marketplace="wb", sku="H-1")
+
+    job = await publish(client, draft)
+    settings = make_settings(sandbox_server.url, publish_hard_timeout=0.5, publish_soft_timeout=10, http_timeout=10)
+    await burst(["content_high"], settings_=settings)
+
+    info = await job.result_info()
+    assert info.success is False and info.result.type_name == "JobTimedOut"
+    [publication] = await rows.publications(draft.id)
+    assert (publication["status"], publication["error_code"]) == ("failed", "TIMEOUT")
+    [note] = await rows.notifications("content.publish_error")
+    assert note["data"]["error_code"] == "TIMEOUT" and "hard time limit" in note["data"]["error_message"]
+    [dead] = await db.fetch("SELECT job_name, error_code FROM failed_jobs")
+    assert tuple(dead) == ("content_factory.tasks.publish_content", "TIMEOUT")

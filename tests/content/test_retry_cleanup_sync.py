@@ -132,3 +132,20 @@ async def test_office_heartbeat_beats_for_both_content_factory_agents(redis, cli
         state = await office_state(redis, agent_id)
         assert (state["name"], state["department"], state["salary_equivalent"]) == (name, "content_factory", 60000)
         assert "last_heartbeat" in state
+
+
+async def test_a_card_rejected_after_publishing_and_retried_is_announced_again(db, marketplace, client, burst, rows):
+    await marketplace.seed("wb", {"sku": "AGAIN", "title": "t", "description": "d"})
+    draft = await make_draft(db, marketplace="wb", sku="AGAIN")
+    await client.publish_content(draft_id=draft.id, user_id=USER_ID)
+    await burst(["content_high"])
+    [publication] = await rows.publications(draft.id)
+    await db.execute("UPDATE publications SET status = 'failed' WHERE id = $1", publication["id"])  # as sync would
+
+    await client.retry_publication(publication_id=publication["id"], user_id=USER_ID)
+    await burst(["content_high"])
+
+    [again] = await rows.publications(draft.id)
+    assert (again["status"], again["round"]) == ("published", 2)
+    announced = await rows.notifications("content.published")
+    assert [n["dedup_key"].rsplit(":", 1)[1] for n in announced] == ["1", "2"]

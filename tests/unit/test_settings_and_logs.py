@@ -41,3 +41,13 @@ def test_json_log_lines_carry_job_context_and_no_secrets():
         line = orjson.loads(formatter.format(record))
     assert line["msg"] == "sent with ***"
     assert (line["job_id"], line["tries"], line["duration_ms"], line["level"]) == ("j1", 2, 12.5, "INFO")
+
+
+def test_infrastructure_errors_include_database_timeouts_but_not_marketplace_ones():
+    import asyncpg
+
+    from adolf.errors import Timeout, is_infra_error
+
+    assert is_infra_error(TimeoutError()) and is_infra_error(ConnectionRefusedError())
+    assert is_infra_error(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    assert not is_infra_error(Timeout("WB did not answer")) and not is_infra_error(ValueError())

@@ -30,3 +30,13 @@ async def test_a_job_with_invalid_arguments_fails_at_once_is_not_retried_and_is_
     assert rows[0]["kwargs"] == CASES[case]
     assert await db.fetchval("SELECT count(*) FROM notifications WHERE kind = 'alert'") == 1
     assert await redis.get("tests:typed:7f8f1e4c-5b6a-4c9d-8e2f-0a1b2c3d4e5f") is None  # the handler never ran
+
+
+async def test_arguments_postgresql_cannot_store_still_reach_failed_jobs(redis, db, burst):
+    bad = await redis.enqueue_job(
+        "tests.typed", _queue_name=LANES["content_low"].queue, draft_id="draft\x00id", count=1
+    )
+    await burst(["content_low"])
+    row = await db.fetchrow("SELECT job_id, error_code, kwargs FROM failed_jobs")
+    assert (row["job_id"], row["error_code"]) == (bad.job_id, "INVALID_ARGS")
+    assert row["kwargs"]["draft_id"] == "draft\\u0000id"

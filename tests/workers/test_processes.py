@@ -57,7 +57,7 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_period(redis, 
 
 async def test_sigterm_hands_a_job_longer_than_the_grace_period_back_to_the_queue(redis, worker_processes):
     pid = await worker_processes.start("content_default", ADOLF_SHUTDOWN_GRACE_SECONDS="1")
-    job = await redis.enqueue_job("tests.slow", key="h", seconds=30, _queue_name=SLOW_QUEUE)
+    job = await redis.enqueue_job("tests.slow", key="h", seconds=3, _queue_name=SLOW_QUEUE)
     await eventually(lambda: redis.lrange("tests:slow:h", 0, -1), what="job started")
 
     assert await worker_processes.kill(pid, signal.SIGTERM) == 0
@@ -65,6 +65,11 @@ async def test_sigterm_hands_a_job_longer_than_the_grace_period_back_to_the_queu
     assert await redis.zscore(SLOW_QUEUE, job.job_id) is not None  # back in the queue, due at once
     assert await redis.exists(f"arq:in-progress:{job.job_id}") == 0
     assert await redis.lrange("tests:slow-done:h", 0, -1) == []
+    assert await redis.get(f"arq:retry:{job.job_id}") == b"0"  # the cut-off run cost no try
+
+    successor = await worker_processes.start("content_default")
+    assert await job.result(timeout=30, poll_delay=0.1) == {"slept": 3}
+    assert await redis.lrange("tests:slow:h", 0, -1) == [f"{pid}:1".encode(), f"{successor}:1".encode()]
 
 
 async def test_adolf_check_answers_per_lane(redis, worker_processes, settings):
@@ -94,3 +99,20 @@ async def test_adolf_check_answers_per_lane(redis, worker_processes, settings):
     code, out = await check("content_default")
     assert code == 0 and "j_complete=" in out
     assert (await check("content_default", "scout_heavy"))[0] == 1
+
+
+async def test_a_run_whose_lease_was_taken_over_stops_renewing_it(redis, settings):
+    from adolf.workers.lease import Leases
+
+    leases = Leases(redis, lease_seconds=0.3)
+    await redis.set("arq:in-progress:job-x", b"1", px=10_000)  # arq's claim
+    holder = asyncio.create_task(leases.hold("job-x", 1))
+
+    async def stamped():
+        return await redis.get("arq:in-progress:job-x") != b"1"
+
+    await eventually(stamped, what="lease stamped with the run's token")
+    await redis.set("arq:in-progress:job-x", b"another-worker", px=10_000)  # the key expired and was claimed again
+    await asyncio.wait_for(holder, 2)  # the first holder notices and gives up
+    assert await redis.get("arq:in-progress:job-x") == b"another-worker"
+    assert await redis.pttl("arq:in-progress:job-x") > 5_000  # and did not shorten the new holder's lease

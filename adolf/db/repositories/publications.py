@@ -12,6 +12,8 @@ from adolf.models.content import Marketplace, Publication, PublicationStatus
 
 GET_BY_ID = "SELECT * FROM publications WHERE id = $1"
 
+GET_BY_ID_FOR_UPDATE = "SELECT * FROM publications WHERE id = $1 FOR UPDATE"
+
 GET_PENDING_FOR_DRAFT = """
     SELECT * FROM publications
     WHERE draft_id = $1 AND status IN ('pending', 'processing')
@@ -92,6 +94,10 @@ class PublicationRepository(Repository[Publication]):
 
     async def get_by_id(self, publication_id: UUID) -> Publication | None:
         return await self._one(GET_BY_ID, publication_id)
+
+    async def lock(self, publication_id: UUID) -> Publication | None:
+        """The row, locked until the caller's transaction ends."""
+        return await self._one(GET_BY_ID_FOR_UPDATE, publication_id)
 
     async def get_pending_for_draft(self, draft_id: UUID) -> Publication | None:
         """The draft's publication still in flight (`pending` or `processing`), if any."""

@@ -4,15 +4,17 @@ resources and calls one service."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+from arq.jobs import JobStatus
 
 from adolf.models.jobs import CleanupDraftsArgs, DeadLetterArgs, NoArgs, PublishContentArgs, RetryPublicationArgs
 from adolf.services import cleanup, publishing, verification
 from adolf.services.office import CONTENT_FACTORY_AGENTS
 from adolf.workers.context import JobContext
-from adolf.workers.failures import store_dead_letter
 
 
 async def publish_content(job: JobContext, args: PublishContentArgs) -> dict[str, Any]:
@@ -36,8 +38,15 @@ async def publish_content(job: JobContext, args: PublishContentArgs) -> dict[str
 async def retry_publication(job: JobContext, args: RetryPublicationArgs) -> dict[str, Any]:
     from adolf.client import AdolfClient
 
+    client = AdolfClient(job.resources.redis)
+
     async def enqueue_publish(draft_id: UUID, user_id: UUID) -> str:
-        publish = await AdolfClient(job.resources.redis).publish_content(draft_id=draft_id, user_id=user_id)
+        publish = await client.publish_content(draft_id=draft_id, user_id=user_id)
+        if await publish.status() == JobStatus.in_progress:
+            # the run that failed this publication may still be finishing: let it end, then start a new one
+            with contextlib.suppress(Exception):
+                await publish.result(timeout=job.resources.settings.publish_hard_timeout + 10, poll_delay=0.2)
+            publish = await client.publish_content(draft_id=draft_id, user_id=user_id)
         return publish.job_id
 
     return await publishing.retry_publication(
@@ -67,5 +76,5 @@ async def office_heartbeat(job: JobContext, args: NoArgs) -> dict[str, Any]:
 
 async def handle_failed_task(job: JobContext, args: DeadLetterArgs) -> dict[str, Any]:
     """§7.9.3: store a finally failed job whose dead letter could not be written at once."""
-    row = await store_dead_letter(job.resources.db, args)
+    row = await job.resources.dead_letters.store(args)
     return {"stored": row is not None, "failed_job_id": None if row is None else row.id}
