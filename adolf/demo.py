@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import aiohttp
+import asyncpg
 
 from adolf.client import AdolfClient
 from adolf.db.pool import create_pool
@@ -99,30 +100,22 @@ async def seed_marketplaces(base: str) -> None:
         await _control(http, base, "POST", "/faults", REFUSED)
 
 
-async def seed_drafts(settings: Settings) -> list[UUID]:
-    db = await create_pool(settings.database_url, min_size=1, max_size=2)
-    try:
-        ids = []
-        for card in CARDS:
-            draft = await DraftRepository(db).create(
-                user_id=DEMO_USER,
-                sku=card.sku,
-                marketplace=card.marketplace,
-                title=card.title,
-                description=card.description,
-                seo_tags=list(card.seo_tags),
-            )
-            await GenerationRepository(db).create(
-                sku=card.sku,
-                marketplace=card.marketplace,
-                draft_id=draft.id,
-                model="demo",
-                output={"title": card.title},
-            )
-            ids.append(draft.id)
-        return ids
-    finally:
-        await db.close()
+async def seed_drafts(db: asyncpg.Pool) -> list[UUID]:
+    ids = []
+    for card in CARDS:
+        draft = await DraftRepository(db).create(
+            user_id=DEMO_USER,
+            sku=card.sku,
+            marketplace=card.marketplace,
+            title=card.title,
+            description=card.description,
+            seo_tags=list(card.seo_tags),
+        )
+        await GenerationRepository(db).create(
+            sku=card.sku, marketplace=card.marketplace, draft_id=draft.id, model="demo", output={"title": card.title}
+        )
+        ids.append(draft.id)
+    return ids
 
 
 def say(text: str) -> None:
@@ -132,7 +125,17 @@ def say(text: str) -> None:
 async def run_demo(settings: Settings) -> int:
     base = sandbox_url(settings)
     await seed_marketplaces(base)
-    drafts = await seed_drafts(settings)
+    db = await create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        await _publish_all(settings, db, base)
+    finally:
+        await db.close()
+    say(f"the worker keeps running: health http://127.0.0.1:{settings.health_port}/ready, Ctrl-C stops everything")
+    return 0
+
+
+async def _publish_all(settings: Settings, db: asyncpg.Pool, base: str) -> None:
+    drafts = await seed_drafts(db)
     say(f"seeded {len(CARDS)} cards in the simulator at {base} and {len(drafts)} approved drafts")
     async with await AdolfClient.connect(settings) as client:
         jobs = [await client.publish_content(draft_id=d, user_id=DEMO_USER) for d in drafts]
@@ -145,20 +148,14 @@ async def run_demo(settings: Settings) -> int:
             if not result["success"]:
                 failed.append((card, draft_id))
         for card, draft_id in failed:
-            await _retry_by_hand(client, settings, card, draft_id)
+            await _retry_by_hand(client, db, card, draft_id)
         await asyncio.sleep(1.5)  # the simulator applies accepted updates after a short delay, like the real ones
         stats = await (await client.sync_publication_status()).result(timeout=RESULT_TIMEOUT)
         say(f"sync_publication_status: {stats}")
-    say(f"the worker keeps running: health http://127.0.0.1:{settings.health_port}/ready, Ctrl-C stops everything")
-    return 0
 
 
-async def _retry_by_hand(client: AdolfClient, settings: Settings, card: DemoCard, draft_id: UUID) -> None:
-    db = await create_pool(settings.database_url, min_size=1, max_size=1)
-    try:
-        publication = await PublicationRepository(db).get_latest_for_draft(draft_id)
-    finally:
-        await db.close()
+async def _retry_by_hand(client: AdolfClient, db: asyncpg.Pool, card: DemoCard, draft_id: UUID) -> None:
+    publication = await PublicationRepository(db).get_latest_for_draft(draft_id)
     if publication is None:
         return
     publication_id = publication.id

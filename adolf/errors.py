@@ -24,7 +24,6 @@ import asyncpg
 import redis.exceptions
 
 RECOVERABLE_CODES = frozenset({"RATE_LIMIT", "TIMEOUT", "API_ERROR", "INFRA_ERROR"})
-PERMANENT_CODES = frozenset({"VALIDATION_ERROR", "NOT_FOUND", "AUTH_ERROR", "INVALID_ARGS"})
 
 
 class AdolfError(Exception):
@@ -109,16 +108,6 @@ class RetryLater(AdolfError):
         return f"{self.cause_code}: {self.message}"
 
 
-_BY_CODE: dict[str, type[MarketplaceError]] = {
-    cls.code: cls for cls in (RateLimited, Timeout, ApiError, ValidationFailed, NotFound, AuthFailed)
-}
-
-
-def marketplace_error(code: str, message: str, *, retry_after: float | None = None) -> MarketplaceError:
-    """The MarketplaceError subclass for a SPEC error code."""
-    return _BY_CODE.get(code, ApiError)(message, retry_after=retry_after)
-
-
 def is_infra_error(exc: BaseException) -> bool:
     """True for a lost connection to Redis or PostgreSQL (or an InfraError already mapped)."""
     return isinstance(exc, _INFRA_EXCEPTIONS)
@@ -137,3 +126,11 @@ _INFRA_EXCEPTIONS = (
     # asyncpg's command and connect timeouts; marketplace timeouts are mapped to Timeout before they get here
     TimeoutError,
 )
+
+
+def error_code_of(exc: BaseException) -> str | None:
+    """The SPEC error code an exception stands for, if any."""
+    code = getattr(exc, "cause_code", None) or getattr(exc, "code", None)
+    if code is None and is_infra_error(exc):
+        return InfraError.code
+    return code if isinstance(code, str) else None

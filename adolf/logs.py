@@ -37,10 +37,6 @@ def bind(**fields: Any) -> None:
     _context.set({**_fields(), **{k: v for k, v in fields.items() if v is not None}})
 
 
-def current_context() -> dict[str, Any]:
-    return dict(_fields())
-
-
 class SecretMasker:
     """Replaces every known secret value with '***' in a string."""
 
@@ -54,6 +50,11 @@ class SecretMasker:
         return text
 
 
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The job context plus whatever the call passed as `extra=`."""
+    return {**_fields(), **{k: v for k, v in vars(record).items() if k not in _STANDARD}}
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, masker: SecretMasker | None = None) -> None:
         super().__init__()
@@ -65,9 +66,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
-            **_fields(),
+            **_extras(record),
         }
-        entry.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         line = orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -82,7 +82,7 @@ class TextFormatter(logging.Formatter):
         self.mask = masker or SecretMasker()
 
     def format(self, record: logging.LogRecord) -> str:
-        extras = {**_fields(), **{k: v for k, v in vars(record).items() if k not in _STANDARD}}
+        extras = _extras(record)
         line = super().format(record)
         if extras:
             line += " " + " ".join(f"{k}={v}" for k, v in extras.items())

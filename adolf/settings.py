@@ -12,8 +12,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adolf.lanes import LANES
 from adolf.limits import DOCUMENTED_RATE_LIMITS, RateSpec
 
-DEFAULT_RATE_LIMITS = DOCUMENTED_RATE_LIMITS
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -52,7 +50,7 @@ class Settings(BaseSettings):
     ym_business_id: int | None = None
     http_timeout: float = 30.0
     ozon_import_wait: float = 30.0
-    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DOCUMENTED_RATE_LIMITS))
     rate_limit_max_wait: float = 20.0
 
     # --- notifications and alerts
@@ -80,7 +78,7 @@ class Settings(BaseSettings):
     def _merge_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
         for spec in value.values():
             RateSpec.parse(spec)
-        return {**DEFAULT_RATE_LIMITS, **value}
+        return {**DOCUMENTED_RATE_LIMITS, **value}
 
     @field_validator("timezone")
     @classmethod

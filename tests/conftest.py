@@ -23,8 +23,9 @@ from adolf.adapters.ratelimit import RateLimiter
 from adolf.client import AdolfClient
 from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
+from adolf.limits import DOCUMENTED_RATE_LIMITS
 from adolf.sandbox import SandboxAccount, SandboxConfig, SandboxServer, start_sandbox
-from adolf.settings import DEFAULT_RATE_LIMITS, Settings
+from adolf.settings import Settings
 from adolf.workers.runner import LaneGroup, connect_redis
 from tests.sandbox.helpers import Client as SandboxClient
 from tests.support.jobs import TEST_REGISTRY
@@ -57,7 +58,7 @@ def server_urls() -> tuple[str, str]:
 
 
 # generous limits on both sides, so only tests about rate limits meet them
-ROOMY_LIMITS = {bucket: "1000/1:1000" for bucket in DEFAULT_RATE_LIMITS}
+ROOMY_LIMITS = {bucket: "1000/1:1000" for bucket in DOCUMENTED_RATE_LIMITS}
 SANDBOX_ACCOUNT = SandboxAccount()
 SANDBOX_DEFAULTS = {"latency_ms": 0, "apply_delay_s": 0.05, "timeout_fault_delay_s": 5, "rate_limits": ROOMY_LIMITS}
 

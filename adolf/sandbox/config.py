@@ -10,8 +10,6 @@ from adolf.limits import DOCUMENTED_RATE_LIMITS, RateSpec
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RATE_LIMITS = DOCUMENTED_RATE_LIMITS
-
 
 class SandboxAccount(BaseModel):
     """One seller, known to all three simulated marketplaces."""
@@ -31,7 +29,7 @@ class SandboxConfig(BaseModel):
     port: int = 0
     latency_ms: float = Field(default=0, ge=0)
     apply_delay_s: float = Field(default=0.5, ge=0)
-    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DOCUMENTED_RATE_LIMITS))
     ym_max_parallel: int = Field(default=4, ge=1)
     accounts: list[SandboxAccount] = Field(default_factory=lambda: [SandboxAccount()])
     timeout_fault_delay_s: float = Field(default=30, ge=0)
@@ -41,7 +39,7 @@ class SandboxConfig(BaseModel):
     def _check_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
         for spec in value.values():
             RateSpec.parse(spec)
-        return {**DEFAULT_RATE_LIMITS, **value}
+        return {**DOCUMENTED_RATE_LIMITS, **value}
 
     @field_validator("accounts")
     @classmethod

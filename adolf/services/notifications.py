@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from uuid import UUID
 
 from adolf.db.repositories.base import Executor
 from adolf.db.repositories.notifications import NotificationRepository
 from adolf.models.content import Notification
-
-logger = logging.getLogger(__name__)
 
 
 async def send_notification(

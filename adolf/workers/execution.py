@@ -17,7 +17,7 @@ from arq.constants import retry_key_prefix
 from arq.cron import CronJob, cron
 from arq.worker import Function, Retry, func
 
-from adolf.errors import InvalidJobArgs, RetryLater, is_infra_error
+from adolf.errors import InvalidJobArgs, RetryLater, error_code_of, is_infra_error
 from adolf.logs import log_context
 from adolf.models.content import DeadLetter
 from adolf.settings import Settings
@@ -153,9 +153,7 @@ def _letter(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: 
         args=list(args),
         kwargs=dict(kwargs),
         exception=f"{type(exc).__name__}: {exc}",
-        error_code=getattr(exc, "cause_code", None)
-        or getattr(exc, "code", None)
-        or ("INFRA_ERROR" if is_infra_error(exc) else None),
+        error_code=error_code_of(exc),
         tries=job.job_try,
         enqueued_at=job.enqueue_time,
     )
@@ -167,6 +165,6 @@ def _log_outcome(job: JobContext, outcome: str, started: float, *, error: BaseEx
     fields: dict[str, Any] = {"outcome": outcome, "duration_ms": round(duration * 1000, 1), **extra}
     if error is not None:
         fields["error"] = f"{type(error).__name__}: {error}"
-        fields["error_code"] = getattr(error, "cause_code", None) or getattr(error, "code", None)
+        fields["error_code"] = error_code_of(error)
     level = logging.WARNING if outcome in {"failed", "invalid_args"} else logging.INFO
     logger.log(level, "job %s %s", job.job_name, outcome, extra=fields)

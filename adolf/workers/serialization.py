@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from adolf.errors import error_code_of
+
 logger = logging.getLogger(__name__)
 
 EXCEPTION_KEY = "__exception__"
@@ -36,7 +38,7 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
     return {
         "type": type(exc).__name__,
         "message": message if isinstance(message, str) else str(exc),
-        "code": getattr(exc, "cause_code", None) or getattr(exc, "code", None),
+        "code": error_code_of(exc),
     }
 
 

@@ -6,7 +6,7 @@ import signal
 
 import orjson
 
-from adolf.sandbox.config import DEFAULT_RATE_LIMITS
+from adolf.limits import DOCUMENTED_RATE_LIMITS
 from tests.support.factories import USER_ID, make_draft
 from tests.support.waiting import eventually
 
@@ -62,7 +62,7 @@ async def test_two_worker_processes_share_the_marketplace_limit_without_a_single
     db, marketplace, client, worker_processes, settings, capsys
 ):
     limits = {"wb.cards_update": "20/1:5", "wb.cards_list": "40/1:5"}
-    await marketplace.control("PUT", "/config", {"rate_limits": {**DEFAULT_RATE_LIMITS, **limits}})
+    await marketplace.control("PUT", "/config", {"rate_limits": {**DOCUMENTED_RATE_LIMITS, **limits}})
     drafts = await _drafts(db, marketplace, 300, "L")
     await _enqueue_all(client, drafts)
 

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from adolf.limits import DOCUMENTED_RATE_LIMITS
 from adolf.sandbox import SandboxConfig, SandboxServer, start_sandbox
-from adolf.sandbox.config import DEFAULT_RATE_LIMITS
 
 from .helpers import APPLY_DELAY_S, Client
 
 # Roomy limits so polling tests never hit them; rate-limit tests shrink one bucket via PUT /__sandbox/config.
-ROOMY_LIMITS = {bucket: "1000/1:1000" for bucket in DEFAULT_RATE_LIMITS}
+ROOMY_LIMITS = {bucket: "1000/1:1000" for bucket in DOCUMENTED_RATE_LIMITS}
 
 
 @pytest.fixture

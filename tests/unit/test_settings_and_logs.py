@@ -4,8 +4,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
+from adolf.limits import DOCUMENTED_RATE_LIMITS
 from adolf.logs import JsonFormatter, SecretMasker, log_context
-from adolf.settings import DEFAULT_RATE_LIMITS, Settings
+from adolf.settings import Settings
 
 
 def test_settings_read_adolf_env(monkeypatch):
@@ -21,7 +22,7 @@ def test_settings_read_adolf_env(monkeypatch):
     )
     assert settings.lane_concurrency("content_high") == 7
     assert settings.lane_concurrency("scout_heavy") == 2
-    assert settings.rate_limits == {**DEFAULT_RATE_LIMITS, "wb.cards_update": "20/60:5"}
+    assert settings.rate_limits == {**DOCUMENTED_RATE_LIMITS, "wb.cards_update": "20/60:5"}
     assert "secret-token-value" not in repr(settings)
     assert settings.secret_values() == ["secret-token-value"]
 

@@ -48,10 +48,6 @@ ADD_SENT_CHANNEL = """
     WHERE id = $1 AND NOT ($2 = ANY(sent_channels))
 """
 
-LIST_BY_EVENT = """
-    SELECT * FROM notifications WHERE event_type = $1 ORDER BY id
-"""
-
 
 class NotificationRepository(Repository[Notification]):
     model = Notification
@@ -82,6 +78,3 @@ class NotificationRepository(Repository[Notification]):
 
     async def give_up(self, notification_id: int, *, error: str) -> bool:
         return await self._count(GIVE_UP, notification_id, error) == 1
-
-    async def list_by_event(self, event_type: str) -> list[Notification]:
-        return await self._many(LIST_BY_EVENT, event_type)
