@@ -13,17 +13,20 @@ Our exception hierarchy::
     │   └── AuthFailed                AUTH_ERROR      no    (401/403, Ozon's 404 "Invalid Api-Key")
     ├── InfraError                    INFRA_ERROR     yes   (Redis or PostgreSQL unreachable), alerts
     ├── InvalidJobArgs                INVALID_ARGS    no    (a malformed job: never retried)
-    └── RetryLater                    (control flow)  a job asks its wrapper for another try
+    ├── JobTimedOut                   TIMEOUT         no    (the job's hard time limit)
+    ├── RetryLater                    (its cause's)   yes   a job reports a recoverable failure by code
+    └── Deferred                      (control flow)  the job runs again later and that costs no try
+                                                        (a rate-limit slot or a busy resource is far away)
+
+Only the job wrapper (adolf/workers/execution.py) turns these into a retry or a final failure.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import asyncpg
 import redis.exceptions
-
-RECOVERABLE_CODES = frozenset({"RATE_LIMIT", "TIMEOUT", "API_ERROR", "INFRA_ERROR"})
 
 
 class AdolfError(Exception):
@@ -42,7 +45,11 @@ class AdolfError(Exception):
 
 
 class MarketplaceError(AdolfError):
-    """A marketplace API call failed; `code` says how."""
+    """A marketplace API call failed; `code` says how. `details` keeps the marketplace's own account of it."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, details: Any = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.details = details
 
 
 class RateLimited(MarketplaceError):
@@ -97,8 +104,16 @@ class InvalidJobArgs(AdolfError):
     code = "INVALID_ARGS"
 
 
+class JobTimedOut(AdolfError):
+    """The job ran past its hard time limit."""
+
+    code = "TIMEOUT"
+
+
 class RetryLater(AdolfError):
-    """Raised by a job to ask for another try after its failure was recorded (code = the cause's code)."""
+    """A recoverable failure a job reports by its code (the wrapper retries it like the error it names)."""
+
+    recoverable = True
 
     def __init__(self, cause_code: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, retry_after=retry_after)
@@ -106,6 +121,35 @@ class RetryLater(AdolfError):
 
     def __str__(self) -> str:
         return f"{self.cause_code}: {self.message}"
+
+
+class Deferred(AdolfError):
+    """Not a failure: the job should run again in `delay` seconds, and that run costs no try (its marketplace slot
+    is far away, or another run holds what it needs)."""
+
+    code = "DEFERRED"
+
+    def __init__(self, message: str, *, delay: float) -> None:
+        super().__init__(message)
+        self.delay = max(0.0, delay)
+
+
+MARKETPLACE_ERRORS: dict[str, type[MarketplaceError]] = {
+    cls.code: cls for cls in (RateLimited, Timeout, ApiError, ValidationFailed, NotFound, AuthFailed)
+}
+
+
+def marketplace_error(code: str, message: str, *, retry_after: float | None = None) -> AdolfError:
+    """The error a per-card failure code stands for (an unknown code is a recoverable RetryLater of that code)."""
+    cls = MARKETPLACE_ERRORS.get(code)
+    if cls is None:
+        return RetryLater(code, message, retry_after=retry_after)
+    return cls(message, retry_after=retry_after)
+
+
+def is_recoverable(code: str | None) -> bool:
+    cls = MARKETPLACE_ERRORS.get(code or "")
+    return code == InfraError.code or (cls is not None and cls.recoverable)
 
 
 def is_infra_error(exc: BaseException) -> bool:

@@ -20,7 +20,8 @@ class Lane:
 LANES: dict[str, Lane] = {
     lane.name: lane
     for lane in (
-        Lane("content_high", 50, "publishing: publish_content, retry_publication"),
+        # a publish job waiting for its batch costs a coroutine: room for full WB batches (3,000 cards) to gather
+        Lane("content_high", 5000, "publishing: publish_content, retry_publication"),
         Lane("content_default", 20, "verification: sync_publication_status"),
         Lane("content_low", 10, "housekeeping: cleanup, heartbeats, dead letters"),
         Lane("scout_default", 10, "trend data, opportunity scores, Scout housekeeping"),

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     ozon_import_wait: float = 30.0
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DOCUMENTED_RATE_LIMITS))
     rate_limit_max_wait: float = 20.0
+    batch_window: float = Field(default=0.25, ge=0)
+    wb_catalog_ttl: float = Field(default=300.0, ge=0)
 
     # --- notifications and alerts
     telegram_bot_token: SecretStr | None = None

@@ -88,6 +88,7 @@ def make_settings(sandbox_url: str = "http://127.0.0.1:9", **overrides: object) 
         "database_url": database_url,
         "redis_url": redis_url,
         "retry_delays": (0.05, 0.1, 0.15),
+        "batch_window": 0.02,
         "poll_delay": 0.02,
         "job_lease_seconds": 3.0,
         "health_check_interval": 1.0,

@@ -1,14 +1,27 @@
-"""The one interface every marketplace adapter implements, and what it takes and returns."""
+"""The one interface every marketplace adapter implements, and what it takes and returns.
+
+Publishing is two steps, so that many cards can share one request (adolf/adapters/batching.py):
+
+- `prepare(cards, ready)` reads what each card's update needs (in pages of the documented size) and reports every card
+  as soon as it can go into a request, as a `PreparedCard`, or as its failure (NOT_FOUND, ...);
+- `send(cards)` makes one update request for prepared cards and returns a `PublishResult` per card. Ozon confirms
+  asynchronously: its `Sent.confirm` polls the import task while the next request is already on its way.
+
+`update_cards` chains the two for callers that do not batch (one-off calls, tests).
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from adolf.errors import RECOVERABLE_CODES, MarketplaceError
+from adolf.errors import MarketplaceError, ValidationFailed, is_recoverable
 from adolf.models.content import Marketplace
 
 
@@ -44,7 +57,7 @@ class PublishResult(BaseModel):
 
     @property
     def recoverable(self) -> bool:
-        return self.error_code in RECOVERABLE_CODES
+        return is_recoverable(self.error_code)
 
     @classmethod
     def failed(cls, sku: str, error: MarketplaceError, raw_response: Any = None) -> PublishResult:
@@ -68,29 +81,139 @@ class Card(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
+@dataclass(eq=False)
+class PreparedCard:
+    """A card ready for an update request: its element of the request, serialized once (its size counts against
+    the request body limit)."""
+
+    update: CardUpdate
+    item: dict[str, Any]
+    nm_id: str | None = None
+    body: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.body = orjson.dumps(self.item)
+
+    @property
+    def sku(self) -> str:
+        return self.update.sku
+
+
+Outcome = PreparedCard | PublishResult | BaseException
+Ready = Callable[[CardUpdate, Outcome], None]
+
+
+@dataclass
+class Sent:
+    """What one update request returned: final results, and for asynchronous apply (Ozon) a running confirmation
+    (it never raises: a failure to confirm is a per-card result)."""
+
+    results: dict[str, PublishResult] = field(default_factory=dict)
+    confirm: asyncio.Future[dict[str, PublishResult]] | None = None
+
+
+def json_array(cards: Sequence[PreparedCard]) -> bytes:
+    return b"[" + b",".join(card.body for card in cards) + b"]"
+
+
 class MarketplaceAdapter(abc.ABC):
     marketplace: ClassVar[Marketplace]
-    max_batch: ClassVar[int]
+    max_batch: ClassVar[int]  # cards per update request
+    max_body_bytes: ClassVar[int | None] = None  # update request body limit, when documented
+    update_bucket: ClassVar[str]  # the rate-limit bucket of the update request
+    max_in_flight: ClassVar[int] = 4  # update requests one process has on their way at once
+    account: str = ""  # the seller account this adapter speaks for (names limiter and batcher keys, never a secret)
+
+    @abc.abstractmethod
+    async def prepare(self, cards: Sequence[CardUpdate], ready: Ready) -> None:
+        """Report every card through `ready` (as soon as it is known) and return once all are reported."""
+
+    @abc.abstractmethod
+    async def send(self, cards: Sequence[PreparedCard], *, slot_held: bool = False) -> Sent:
+        """One update request (more only to isolate cards a whole-request rejection did not name); `slot_held`: the
+        caller already holds the rate-limit slot of the first request."""
+
+    @abc.abstractmethod
+    async def get_cards(self, skus: Sequence[str]) -> dict[str, Card | None]:
+        """The cards as the marketplace has applied them (None: no such card), read in pages."""
+
+    async def get_card(self, sku: str) -> Card | None:
+        return (await self.get_cards([sku]))[sku]
+
+    async def rejected_cards(self, skus: Sequence[str]) -> dict[str, str]:
+        """Cards whose last accepted update the marketplace later rejected, with its reason (async-apply APIs)."""
+        return {}
 
     async def update_cards(self, cards: Sequence[CardUpdate]) -> list[PublishResult]:
-        """One PublishResult per card, in order. Cards go in requests of at most `max_batch`."""
-        results: list[PublishResult] = []
-        for start in range(0, len(cards), self.max_batch):
-            results.extend(await self._update_batch(list(cards[start : start + self.max_batch])))
-        return results
+        """One PublishResult per card, in order, without batching across callers."""
+        outcomes: dict[int, Outcome] = {}
+        index = {id(update): i for i, update in enumerate(cards)}
+        await self.prepare(cards, lambda update, outcome: outcomes.__setitem__(index[id(update)], outcome))
+        prepared = [o for _, o in sorted(outcomes.items()) if isinstance(o, PreparedCard)]
+        results: dict[str, PublishResult] = {}
+        for chunk in chunked(prepared, self.max_batch, self.max_body_bytes):
+            sent = await self.send(chunk)
+            results.update(sent.results)
+            if sent.confirm is not None:
+                results.update(await sent.confirm)
+        return [_outcome_result(outcomes[i], results) for i in range(len(cards))]
 
     async def update_card(self, sku: str, content: CardContent) -> PublishResult:
         """The seed's one-card call."""
         return (await self.update_cards([CardUpdate(sku=sku, content=content)]))[0]
 
-    @abc.abstractmethod
-    async def _update_batch(self, cards: list[CardUpdate]) -> list[PublishResult]:
-        """Send one request's worth of cards; a whole-request failure fails every card with its code."""
+    async def send_split(
+        self,
+        cards: Sequence[PreparedCard],
+        request: Callable[[Sequence[PreparedCard], bool], Awaitable[Sent]],
+        *,
+        slot_held: bool,
+    ) -> Sent:
+        """Send, and if the marketplace refuses the whole request without naming a card, halve it until the bad
+        card stands alone (every other card is sent again; only the bad one fails)."""
+        try:
+            return await request(cards, slot_held)
+        except ValidationFailed as error:
+            if len(cards) == 1:
+                return Sent({cards[0].sku: PublishResult.failed(cards[0].sku, error)})
+        middle = len(cards) // 2  # halves go one after the other: YM allows only 4 requests in parallel
+        first = await self.send_split(cards[:middle], request, slot_held=False)
+        second = await self.send_split(cards[middle:], request, slot_held=False)
+        return _merged(first, second)
 
-    @abc.abstractmethod
-    async def get_card(self, sku: str) -> Card | None:
-        """The card as the marketplace has applied it, or None when it does not exist."""
 
-    async def rejected_cards(self, skus: Sequence[str]) -> dict[str, str]:
-        """Cards whose last accepted update the marketplace later rejected, with its reason (async-apply APIs)."""
-        return {}
+def chunked(cards: Sequence[PreparedCard], max_cards: int, max_bytes: int | None = None) -> list[list[PreparedCard]]:
+    """Consecutive requests' worth of cards: at most `max_cards` each, and bodies (a JSON array) within `max_bytes`."""
+    chunks: list[list[PreparedCard]] = []
+    current: list[PreparedCard] = []
+    size = 2
+    for card in cards:
+        grows = len(card.body) + 1
+        if current and (len(current) >= max_cards or (max_bytes is not None and size + grows > max_bytes)):
+            chunks.append(current)
+            current, size = [], 2
+        current.append(card)
+        size += grows
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _merged(first: Sent, second: Sent) -> Sent:
+    confirms = [c for c in (first.confirm, second.confirm) if c is not None]
+
+    async def both() -> dict[str, PublishResult]:
+        merged: dict[str, PublishResult] = {}
+        for confirm in confirms:
+            merged.update(await confirm)
+        return merged
+
+    return Sent({**first.results, **second.results}, asyncio.ensure_future(both()) if confirms else None)
+
+
+def _outcome_result(outcome: Outcome, results: dict[str, PublishResult]) -> PublishResult:
+    if isinstance(outcome, PreparedCard):
+        return results[outcome.sku]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome

@@ -40,18 +40,20 @@ class ErrorAnswer:
 Classifier = Callable[[ErrorAnswer], MarketplaceError]
 
 
-def classify_status(answer: ErrorAnswer, message: str, retry_after: float | None = None) -> MarketplaceError:
+def classify_status(
+    answer: ErrorAnswer, message: str, retry_after: float | None = None, details: Any = None
+) -> MarketplaceError:
     """SPEC section 3: the default meaning of an HTTP status."""
     status = answer.status
     if status == 429:
-        return RateLimited(message, retry_after=retry_after)
+        return RateLimited(message, retry_after=retry_after, details=details)
     if status in (401, 403):
-        return AuthFailed(message)
+        return AuthFailed(message, details=details)
     if status == 404:
-        return NotFound(message)
+        return NotFound(message, details=details)
     if status in (400, 409, 413, 422, 423):
-        return ValidationFailed(message)
-    return ApiError(message, retry_after=retry_after)
+        return ValidationFailed(message, details=details)
+    return ApiError(message, retry_after=retry_after, details=details)
 
 
 def seconds_header(headers: Mapping[str, str], name: str) -> float | None:
@@ -83,8 +85,17 @@ class MarketplaceHttp:
         self.limiter = limiter
         self.classify = classify
 
-    async def post(self, path: str, payload: Any, *, bucket: str, params: Mapping[str, str] | None = None) -> Any:
-        if self.limiter is not None:
+    async def post(
+        self,
+        path: str,
+        payload: Any,
+        *,
+        bucket: str,
+        params: Mapping[str, str] | None = None,
+        slot_held: bool = False,
+    ) -> Any:
+        """POST JSON (`payload` may be JSON bytes already) after taking a rate-limit slot (unless `slot_held`)."""
+        if self.limiter is not None and not slot_held:
             await self.limiter.acquire(bucket, self.account)
         started = time.monotonic()
         status, headers, raw = await self._send(path, payload, params)
@@ -114,7 +125,10 @@ class MarketplaceHttp:
         headers = {**self._auth_headers, "Content-Type": "application/json"}
         try:
             async with self.session.post(
-                self.base_url + path, data=orjson.dumps(payload), headers=headers, params=params
+                self.base_url + path,
+                data=payload if isinstance(payload, bytes) else orjson.dumps(payload),
+                headers=headers,
+                params=params,
             ) as response:
                 return response.status, response.headers, await response.read()
         except TimeoutError:

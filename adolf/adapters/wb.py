@@ -1,28 +1,40 @@
 """Wildberries Content API (research/marketplaces.md section 1).
 
-An update overwrites the whole card, so each card is read first (cards/list) and sent back whole with our title,
-description and characteristics. 200 means accepted, not applied: a card WB rejects later shows up in cards/error/list
-under its vendorCode, which `rejected_cards` reads for sync_publication_status. WB has no keyword field, so SEO tags
-travel in title, description and characteristics only.
+An update overwrites the whole card, so each card's current state comes from the seller's catalog (read in pages,
+adolf/adapters/wb_catalog.py) and is sent back whole with our title, description and characteristics, up to 3,000
+cards and 10 MB a request. 200 means accepted, not applied: a card WB rejects later shows up in cards/error/list under
+its vendorCode, which `rejected_cards` reads for sync_publication_status. WB has no keyword field, so SEO tags travel
+in title, description and characteristics only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from adolf.adapters.base import Card, CardUpdate, MarketplaceAdapter, PublishResult
+from adolf.adapters.base import (
+    Card,
+    CardUpdate,
+    MarketplaceAdapter,
+    PreparedCard,
+    PublishResult,
+    Ready,
+    Sent,
+    json_array,
+)
 from adolf.adapters.http import ErrorAnswer, MarketplaceHttp, classify_status, seconds_header
-from adolf.errors import MarketplaceError, NotFound, RateLimited
+from adolf.adapters.wb_catalog import WbCatalog
+from adolf.errors import MarketplaceError, NotFound, RateLimited, ValidationFailed
 from adolf.models.content import Marketplace
 
 logger = logging.getLogger(__name__)
 
 UPDATE = "/content/v2/cards/update"
-LIST = "/content/v2/get/cards/list"
 ERRORS = "/content/v2/cards/error/list"
+MAX_BODY = 10 * 1024 * 1024
 
 
 def classify(answer: ErrorAnswer) -> MarketplaceError:
@@ -30,7 +42,12 @@ def classify(answer: ErrorAnswer) -> MarketplaceError:
     message = (
         body.get("errorText") or body.get("detail") or body.get("title") or str(answer.body or "")
     ) or f"HTTP {answer.status}"
-    return classify_status(answer, f"WB: {message}", retry_after=seconds_header(answer.headers, "X-Ratelimit-Retry"))
+    return classify_status(
+        answer,
+        f"WB: {message}",
+        retry_after=seconds_header(answer.headers, "X-Ratelimit-Retry"),
+        details=body.get("additionalErrors"),
+    )
 
 
 def _characteristics(existing: list[dict[str, Any]], attributes: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,7 +66,7 @@ def _characteristics(existing: list[dict[str, Any]], attributes: dict[str, Any])
     return merged
 
 
-def _card_for_update(current: dict[str, Any], update: CardUpdate) -> dict[str, Any]:
+def card_for_update(current: dict[str, Any], update: CardUpdate) -> dict[str, Any]:
     card = {key: current[key] for key in ("nmID", "vendorCode", "brand", "dimensions", "sizes") if key in current}
     card["title"] = update.content.title
     card["description"] = update.content.description
@@ -57,59 +74,73 @@ def _card_for_update(current: dict[str, Any], update: CardUpdate) -> dict[str, A
     return card
 
 
+def _as_card(sku: str, found: dict[str, Any]) -> Card:
+    return Card(
+        sku=sku,
+        nm_id=str(found.get("nmID")),
+        title=found.get("title") or "",
+        description=found.get("description") or "",
+        attributes={str(c.get("name") or c.get("id")): c.get("value") for c in found.get("characteristics") or []},
+    )
+
+
 class WildberriesAdapter(MarketplaceAdapter):
     marketplace = Marketplace.WB
     max_batch = 3000
+    max_body_bytes = MAX_BODY - 64 * 1024  # WB answers 413 above 10 MB; keep a margin for what we cannot count
+    update_bucket = "wb.cards_update"
 
-    def __init__(self, http: MarketplaceHttp) -> None:
+    def __init__(self, http: MarketplaceHttp, *, catalog_ttl: float = 300.0) -> None:
         self.http = http
+        self.account = http.account
+        self.catalog = WbCatalog(http, ttl=catalog_ttl)
 
-    async def _update_batch(self, cards: list[CardUpdate]) -> list[PublishResult]:
-        current = await asyncio.gather(*(self._find(c.sku) for c in cards), return_exceptions=True)
-        results: dict[str, PublishResult] = {}
-        payload = []
-        for update, found in zip(cards, current, strict=True):
-            if isinstance(found, MarketplaceError):
-                results[update.sku] = PublishResult.failed(update.sku, found)
-            elif isinstance(found, BaseException):
-                raise found
-            elif found is None:
-                results[update.sku] = PublishResult.failed(update.sku, NotFound(f"WB has no card {update.sku}"))
-            else:
-                payload.append(_card_for_update(found, update))
-        if payload:
-            results.update(await self._send(payload))
-        return [results[c.sku] for c in cards]
+    async def prepare(self, cards: Sequence[CardUpdate], ready: Ready) -> None:
+        if not cards:
+            return
+        futures = self.catalog.lookup([c.sku for c in cards], max_age=self.catalog.ttl)
+        all_reported = asyncio.get_running_loop().create_future()
+        remaining = len(cards)
 
-    async def _send(self, payload: list[dict[str, Any]]) -> dict[str, PublishResult]:
+        def found(update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]) -> None:
+            nonlocal remaining
+            ready(update, _prepared(update, future))
+            remaining -= 1
+            if remaining == 0:
+                all_reported.set_result(None)
+
+        for update in cards:
+            futures[update.sku].add_done_callback(functools.partial(found, update))
+        await all_reported
+
+    async def send(self, cards: Sequence[PreparedCard], *, slot_held: bool = False) -> Sent:
+        return await self.send_split(cards, self._request, slot_held=slot_held)
+
+    async def _request(self, cards: Sequence[PreparedCard], slot_held: bool) -> Sent:
         try:
-            body = await self.http.post(UPDATE, payload, bucket="wb.cards_update")
+            body = await self.http.post(UPDATE, json_array(cards), bucket=self.update_bucket, slot_held=slot_held)
+        except ValidationFailed as error:
+            named = _named(error, cards)
+            if not named:
+                raise  # nothing named: send_split halves the request to find the bad card
+            rest = [c for c in cards if c.sku not in named]
+            results = {
+                sku: PublishResult.failed(sku, ValidationFailed(f"WB: {reason}")) for sku, reason in named.items()
+            }
+            sent = await self.send(rest) if rest else Sent()
+            return Sent({**results, **sent.results})
         except MarketplaceError as error:
-            return {card["vendorCode"]: PublishResult.failed(card["vendorCode"], error) for card in payload}
-        return {
-            card["vendorCode"]: PublishResult(
-                sku=card["vendorCode"], success=True, nm_id=str(card["nmID"]), raw_response=body
-            )
-            for card in payload
-        }
+            return Sent({c.sku: PublishResult.failed(c.sku, error) for c in cards})
+        return Sent({c.sku: PublishResult(sku=c.sku, success=True, nm_id=c.nm_id, raw_response=body) for c in cards})
 
-    async def _find(self, sku: str) -> dict[str, Any] | None:
-        query = {"settings": {"cursor": {"limit": 100}, "filter": {"textSearch": sku, "withPhoto": -1}}}
-        body = await self.http.post(LIST, query, bucket="wb.cards_list")
-        cards = body.get("cards") if isinstance(body, dict) else None
-        return next((c for c in cards or [] if c.get("vendorCode") == sku), None)
-
-    async def get_card(self, sku: str) -> Card | None:
-        found = await self._find(sku)
-        if found is None:
-            return None
-        return Card(
-            sku=sku,
-            nm_id=str(found.get("nmID")),
-            title=found.get("title") or "",
-            description=found.get("description") or "",
-            attributes={str(c.get("name") or c.get("id")): c.get("value") for c in found.get("characteristics") or []},
-        )
+    async def get_cards(self, skus: Sequence[str]) -> dict[str, Card | None]:
+        futures = self.catalog.lookup(skus, max_age=0.0)  # read back now, not from an earlier walk
+        if futures:
+            await asyncio.wait(futures.values())
+        errors = [f.exception() for f in futures.values() if f.exception() is not None]
+        if errors:
+            raise errors[0]
+        return {sku: None if f.result() is None else _as_card(sku, f.result()) for sku, f in futures.items()}
 
     async def rejected_cards(self, skus: Sequence[str]) -> dict[str, str]:
         """vendorCode -> WB's reason, for the given cards present in cards/error/list (an entry leaves the list when a
@@ -136,3 +167,27 @@ class WildberriesAdapter(MarketplaceAdapter):
             if not page.get("next"):
                 return rejected
             cursor = {"limit": 100, "updatedAt": page.get("updatedAt"), "batchUUID": page.get("batchUUID")}
+
+    async def close(self) -> None:
+        await self.catalog.close()
+
+
+def _prepared(
+    update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]
+) -> PreparedCard | PublishResult | BaseException:
+    error = future.exception()
+    if isinstance(error, MarketplaceError):
+        return PublishResult.failed(update.sku, error)
+    if error is not None:
+        return error
+    current = future.result()
+    if current is None:
+        return PublishResult.failed(update.sku, NotFound(f"WB has no card {update.sku}"))
+    return PreparedCard(update, card_for_update(current, update), nm_id=str(current.get("nmID")))
+
+
+def _named(error: MarketplaceError, cards: Sequence[PreparedCard]) -> dict[str, str]:
+    """Cards a refused request names in additionalErrors (keyed by vendorCode), with WB's reason."""
+    details = error.details if isinstance(error.details, dict) else {}
+    in_request = {c.sku for c in cards}
+    return {str(k): str(v) for k, v in details.items() if str(k) in in_request}

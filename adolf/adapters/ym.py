@@ -1,23 +1,35 @@
 """Yandex Market Partner API (research/marketplaces.md section 3).
 
-offer-mappings/update is a partial update validated synchronously: `status: OK` means accepted (applied within
-minutes), `status: ERROR` means nothing in the batch was applied. The offers YM names as bad fail; the rest are sent
-again. A rejection that names no offer is split in halves until the bad card is found. YM signals its rate limits with
-HTTP 420 and says when the window resets in X-RateLimit-Resource-Until.
+offer-mappings/update is a partial update of up to 100 offers, validated synchronously: `status: OK` means accepted
+(applied within minutes), `status: ERROR` means nothing in the batch was applied. The offers YM names as bad fail; the
+rest are sent again. A rejection that names no offer is split in halves until the bad card is found. YM signals its
+rate limits with HTTP 420 and says when the window resets in X-RateLimit-Resource-Until. Read-back takes 100 offerIds
+a request.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from adolf.adapters.base import Card, CardUpdate, MarketplaceAdapter, PublishResult
+from adolf.adapters.base import (
+    Card,
+    CardUpdate,
+    MarketplaceAdapter,
+    PreparedCard,
+    PublishResult,
+    Ready,
+    Sent,
+    json_array,
+)
 from adolf.adapters.http import ErrorAnswer, MarketplaceHttp, classify_status
 from adolf.errors import MarketplaceError, NotFound, RateLimited, ValidationFailed
 from adolf.models.content import Marketplace
 
 MIN_LIMIT_WAIT = 1.0
+MAX_IDS = 100  # offerIds per read request
 
 
 def classify(answer: ErrorAnswer) -> MarketplaceError:
@@ -28,8 +40,8 @@ def classify(answer: ErrorAnswer) -> MarketplaceError:
     if answer.status == 420:
         # the header has second resolution and a parallel-request cap has no window: wait at least a second
         until = _until(answer.headers.get("X-RateLimit-Resource-Until"))
-        return RateLimited(message, retry_after=max(MIN_LIMIT_WAIT, until or 0.0))
-    return classify_status(answer, message)
+        return RateLimited(message, retry_after=max(MIN_LIMIT_WAIT, until or 0.0), details=errors)
+    return classify_status(answer, message, details=errors or None)
 
 
 def _until(header: str | None) -> float | None:
@@ -41,7 +53,7 @@ def _until(header: str | None) -> float | None:
         return None
 
 
-def _offer(update: CardUpdate) -> dict[str, Any]:
+def offer_mapping(update: CardUpdate) -> dict[str, Any]:
     offer: dict[str, Any] = {
         "offerId": update.sku,
         "name": update.content.title,
@@ -58,72 +70,77 @@ def _offer(update: CardUpdate) -> dict[str, Any]:
 def _offer_error(errors: list[dict[str, Any]]) -> MarketplaceError:
     message = "YM rejected the card: " + "; ".join(f"{e.get('type')}: {e.get('message')}" for e in errors)
     if any(e.get("type") == "OFFER_NOT_FOUND" for e in errors):
-        return NotFound(message)
-    return ValidationFailed(message)
+        return NotFound(message, details=errors)
+    return ValidationFailed(message, details=errors)
 
 
 class YandexMarketAdapter(MarketplaceAdapter):
     marketplace = Marketplace.YM
-    max_batch = 100
+    max_batch = 100  # the schema allows 500, the docs say to send at most 100
+    update_bucket = "ym.offer_mappings_update"
+    max_in_flight = 2  # YM answers a fifth parallel request of a business with 420; reads need room too
 
     def __init__(self, http: MarketplaceHttp, *, business_id: int | None) -> None:
         self.http = http
+        self.account = http.account
         self.business_id = business_id
 
     def _path(self, suffix: str) -> str:
         return f"/v2/businesses/{self.business_id}/{suffix}"
 
-    async def _update_batch(self, cards: list[CardUpdate]) -> list[PublishResult]:
-        results = await self._submit(cards)
-        return [results[c.sku] for c in cards]
+    async def prepare(self, cards: Sequence[CardUpdate], ready: Ready) -> None:
+        """A partial update: fields not sent stay as they are, so nothing needs reading first."""
+        for update in cards:
+            ready(update, PreparedCard(update, offer_mapping(update)))
 
-    async def _submit(self, cards: list[CardUpdate]) -> dict[str, PublishResult]:
+    async def send(self, cards: Sequence[PreparedCard], *, slot_held: bool = False) -> Sent:
+        return await self.send_split(cards, self._request, slot_held=slot_held)
+
+    async def _request(self, cards: Sequence[PreparedCard], slot_held: bool) -> Sent:
+        body = b'{"offerMappings":' + json_array(cards) + b"}"
         try:
-            body = await self.http.post(
-                self._path("offer-mappings/update"),
-                {"offerMappings": [_offer(c) for c in cards]},
-                bucket="ym.offer_mappings_update",
+            answer = await self.http.post(
+                self._path("offer-mappings/update"), body, bucket=self.update_bucket, slot_held=slot_held
             )
-        except ValidationFailed as error:
-            return await self._split(cards, error)
+        except ValidationFailed:
+            raise  # refused as a whole, naming nobody: send_split halves it
         except MarketplaceError as error:
-            return {c.sku: PublishResult.failed(c.sku, error) for c in cards}
-        if (body or {}).get("status") == "OK":
-            return {c.sku: PublishResult(sku=c.sku, success=True, raw_response=body) for c in cards}
-        return await self._rejected(cards, body or {})
+            return Sent({c.sku: PublishResult.failed(c.sku, error) for c in cards})
+        if (answer or {}).get("status") == "OK":
+            return Sent({c.sku: PublishResult(sku=c.sku, success=True, raw_response=answer) for c in cards})
+        return await self._rejected(cards, answer or {})
 
-    async def _rejected(self, cards: list[CardUpdate], body: dict[str, Any]) -> dict[str, PublishResult]:
+    async def _rejected(self, cards: Sequence[PreparedCard], body: dict[str, Any]) -> Sent:
+        """`status: ERROR`: nothing was applied. The offers YM names fail; the rest are sent again."""
         in_batch = {c.sku for c in cards}
         named = {
             r.get("offerId"): r.get("errors") or []
             for r in body.get("results") or []
-            if r.get("errors") and r.get("offerId") in in_batch
+            if isinstance(r, dict) and r.get("errors") and r.get("offerId") in in_batch
         }
         if not named:
-            return await self._split(cards, ValidationFailed(f"YM rejected the batch: {body}"))
+            raise ValidationFailed(f"YM rejected the batch: {str(body)[:500]}", details=body)
         results = {sku: PublishResult.failed(sku, _offer_error(errors), body) for sku, errors in named.items()}
         rest = [c for c in cards if c.sku not in named]
         if rest:
-            results.update(await self._submit(rest))
-        return results
+            results.update((await self.send(rest)).results)
+        return Sent(results)
 
-    async def _split(self, cards: list[CardUpdate], error: MarketplaceError) -> dict[str, PublishResult]:
-        """The whole batch was refused without naming an offer: halve it until the bad card stands alone."""
-        if len(cards) == 1:
-            return {cards[0].sku: PublishResult.failed(cards[0].sku, error)}
-        middle = len(cards) // 2
-        return {**await self._submit(cards[:middle]), **await self._submit(cards[middle:])}
-
-    async def get_card(self, sku: str) -> Card | None:
-        body = await self.http.post(self._path("offer-mappings"), {"offerIds": [sku]}, bucket="ym.offer_mappings")
-        for mapping in ((body or {}).get("result") or {}).get("offerMappings") or []:
-            offer = mapping.get("offer") or {}
-            if offer.get("offerId") == sku:
-                market_sku = (mapping.get("mapping") or {}).get("marketSku")
-                return Card(
-                    sku=sku,
-                    nm_id=None if market_sku is None else str(market_sku),
-                    title=offer.get("name") or "",
-                    description=offer.get("description") or "",
-                )
-        return None
+    async def get_cards(self, skus: Sequence[str]) -> dict[str, Card | None]:
+        wanted = list(dict.fromkeys(skus))
+        found: dict[str, Card | None] = dict.fromkeys(wanted)
+        for start in range(0, len(wanted), MAX_IDS):
+            page = wanted[start : start + MAX_IDS]
+            body = await self.http.post(self._path("offer-mappings"), {"offerIds": page}, bucket="ym.offer_mappings")
+            for mapping in ((body or {}).get("result") or {}).get("offerMappings") or []:
+                offer = mapping.get("offer") or {}
+                sku = offer.get("offerId")
+                if sku in found:
+                    market_sku = (mapping.get("mapping") or {}).get("marketSku")
+                    found[sku] = Card(
+                        sku=sku,
+                        nm_id=None if market_sku is None else str(market_sku),
+                        title=offer.get("name") or "",
+                        description=offer.get("description") or "",
+                    )
+        return found

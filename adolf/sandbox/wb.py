@@ -185,10 +185,13 @@ def _cursor_mark(cursor: Json) -> tuple[str, int] | None:
 
 
 def _matches(card: WbCard, text: str) -> bool:
+    """textSearch as WB runs it: a substring of the vendor code, the nmID or a barcode (so "SKU-1" also finds
+    "SKU-10" and "SKU-100"), never an exact lookup."""
     if not text:
         return True
-    barcodes = {str(sku) for size in card.sizes for sku in as_list(size.get("skus"))}
-    return text in (card.vendor_code, str(card.nm_id)) or text in barcodes
+    needle = text.lower()
+    barcodes = [str(sku).lower() for size in card.sizes for sku in as_list(size.get("skus"))]
+    return needle in card.vendor_code.lower() or needle in str(card.nm_id) or any(needle in b for b in barcodes)
 
 
 def list_cards(ctx: Ctx) -> web.Response:

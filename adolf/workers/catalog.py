@@ -17,7 +17,9 @@ JOBS: tuple[JobSpec, ...] = (
         timeout=120,
         timeout_setting="publish_hard_timeout",
         max_tries=4,
+        retry_unexpected=True,
         unique_by="draft_id",
+        finalize=cf.publish_content_failed,
         on_final_failure=publishing.fail_after_job_failure,
     ),
     JobSpec(
@@ -47,6 +49,14 @@ JOBS: tuple[JobSpec, ...] = (
     ),
     JobSpec("content_factory.tasks.office_heartbeat", cf.office_heartbeat, "content_low", a.NoArgs, timeout=30),
     JobSpec(
+        "content_factory.tasks.reconcile_publications",
+        cf.reconcile_publications,
+        "content_low",
+        a.NoArgs,
+        timeout=120,
+        max_tries=2,
+    ),
+    JobSpec(
         "content_factory.tasks.handle_failed_task",
         cf.handle_failed_task,
         "content_low",
@@ -61,6 +71,7 @@ CRONS: tuple[CronSpec, ...] = (
     CronSpec("content_factory.tasks.cleanup_old_drafts", hour=4, minute=0),  # daily
     CronSpec("content_factory.tasks.sync_publication_status", minute=0),  # hourly
     CronSpec("content_factory.tasks.office_heartbeat", second=0, max_tries=1),  # every minute
+    CronSpec("content_factory.tasks.reconcile_publications", minute=set(range(2, 60, 5))),  # every 5 minutes
 )
 
 REGISTRY = Registry(JOBS, CRONS)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from adolf.workers.retry import backoff_delay
+from adolf.workers.arq_keys import job_ref
 
 if TYPE_CHECKING:
     from adolf.workers.lifecycle import Resources
@@ -38,11 +38,4 @@ class JobContext:
     @property
     def ref(self) -> str:
         """This run of the job: its id and enqueue time (a re-enqueued job id is another run)."""
-        return f"{self.job_id}@{int(self.enqueue_time.timestamp() * 1000)}"
-
-    @property
-    def is_last_try(self) -> bool:
-        return self.job_try >= self.max_tries
-
-    def retry_delay(self, retry_after: float | None = None) -> float:
-        return backoff_delay(self.job_try, delays=self.resources.settings.retry_delays, retry_after=retry_after)
+        return job_ref(self.job_id, self.enqueue_time)

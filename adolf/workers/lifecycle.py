@@ -78,6 +78,7 @@ class Resources:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.dead_letters.drain()
+        await self.leases.close()
         await self.adapters.close()
         await self.http.close()
         await self.db.close()

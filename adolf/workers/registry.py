@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from adolf.workers.context import JobContext
 
 Handler = Callable[["JobContext", Any], Awaitable[Any]]
-# called once a job has finally failed, whatever the path (dead letter stored), to undo half-done domain state
+# a job's own ending of a final failure inside its run: returns the job's result, or None for a dead letter
+Finalizer = Callable[["JobContext", Any, Exception], Awaitable[Any]]
+# called once a job has finally failed outside its own handling (dead letter stored), to undo half-done domain state
 FailureHook = Callable[[asyncpg.Pool, DeadLetter], Awaitable[None]]
 CronField = int | set[int] | None
 
@@ -30,8 +32,10 @@ class UnknownJob(KeyError):
 class JobSpec:
     """One job: its dotted name (the seeds' task name), handler, lane and argument model.
 
-    `max_tries` counts every run, crashes included (arq semantics). `timeout` is the hard limit in seconds;
-    `timeout_setting` names a Settings field that overrides it.
+    `max_tries` counts every run, crashes included (arq semantics), but not runs that were deferred or handed back.
+    `timeout` is the hard limit in seconds; `timeout_setting` names a Settings field that overrides it.
+    `retry_unexpected`: errors that are not AdolfErrors (bugs) are retried too. `finalize` ends a final failure as
+    the job's own result (publish_content: the failed publication and the seed's result dict).
     """
 
     name: str
@@ -43,6 +47,7 @@ class JobSpec:
     max_tries: int = 1
     retry_unexpected: bool = False
     unique_by: str | None = None  # argument whose value makes the job id (one job per value at a time)
+    finalize: Finalizer | None = None
     on_final_failure: FailureHook | None = None
 
     def __post_init__(self) -> None:

@@ -32,7 +32,7 @@ async def test_fault_maps_to_its_code(kind, marketplace_name, marketplace, build
 async def test_a_server_error_on_read_raises_a_classified_error(marketplace_name, marketplace, adapters):
     from adolf.errors import ApiError
 
-    await marketplace.fault(kind="server_error", marketplace=marketplace_name, status=503)
+    await marketplace.fault(kind="server_error", marketplace=marketplace_name, status=503, times=0)
     with pytest.raises(ApiError):
         await adapters.get_adapter(marketplace_name).get_card("X")
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from adolf.adapters.ratelimit import ClientRate, RateLimiter
-from adolf.errors import RateLimited
+from adolf.adapters.ratelimit import ClientRate, RateLimiter, patient_waits
+from adolf.errors import Deferred
 from adolf.limits import RateSpec
 
 
@@ -39,15 +39,25 @@ async def test_limiters_in_different_clients_share_one_schedule(redis, redis_poo
     assert elapsed == pytest.approx(19 * 1.02 / 50, abs=0.08)  # 20 requests, 1 free, 19 intervals
 
 
-async def test_a_wait_beyond_max_wait_is_refused_without_booking_a_slot(redis):
+async def test_a_wait_beyond_max_wait_defers_the_caller_without_booking_a_slot(redis):
     limiter = RateLimiter(redis, {"b": "1/10:1"}, max_wait=1)
     await limiter.acquire("b", "acct")
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Deferred) as refused:  # waiting is not a failure: the job runs again at its slot
         await limiter.acquire("b", "acct")
-    assert 9 < refused.value.retry_after <= 10.3
-    with pytest.raises(RateLimited) as again:
+    assert 9 < refused.value.delay <= 10.3
+    with pytest.raises(Deferred) as again:
         await limiter.acquire("b", "acct")
-    assert again.value.retry_after <= refused.value.retry_after  # the refusal booked nothing
+    assert again.value.delay <= refused.value.delay  # the refusal booked nothing
+
+
+async def test_patient_callers_book_a_far_slot_and_a_spare_keeps_the_burst(redis):
+    limiter = RateLimiter(redis, {"b": "60/60:5"}, max_wait=0.01)
+    with patient_waits():
+        assert [await limiter.book("b", "acct") for _ in range(4)] == [0.0] * 4  # the client burst is 4
+        assert await limiter.book("b", "acct") > 0.5  # booked a second away, no Deferred
+    paced = RateLimiter(redis, {"b": "60/60:5"}, max_wait=5)
+    assert await paced.book("b", "other", spare=3) == 0.0
+    assert await paced.book("b", "other", spare=3) == pytest.approx(1.02, abs=0.05)  # the burst stays unused
 
 
 async def test_accounts_and_unknown_buckets_are_independent(redis):
@@ -60,6 +70,6 @@ async def test_accounts_and_unknown_buckets_are_independent(redis):
 async def test_a_penalty_holds_every_client_off_the_bucket(redis):
     limiter = RateLimiter(redis, {"b": "100/1:10"}, max_wait=0.5)
     await limiter.penalize("b", "acct", 3)
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Deferred) as refused:
         await limiter.acquire("b", "acct")
-    assert 2.5 < refused.value.retry_after <= 3.1
+    assert 2.5 < refused.value.delay <= 3.1

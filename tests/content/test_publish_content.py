@@ -105,8 +105,9 @@ async def test_retries_exhausted_fail_the_publication_and_notify(mp, db, marketp
 
 
 def _fast_limits():
-    # limit answers are honoured (Retry-After >= 1 s) unless the retry ladder itself is longer: keep it short here
-    return make_settings(_fast_limits.url, retry_delays=(0.05,), rate_limit_max_wait=0.01)
+    # a limit answer puts the card back within its run until the run's deadline; only a marketplace that keeps
+    # answering so until then spends a try. A short soft limit lets four such runs play out in seconds
+    return make_settings(_fast_limits.url, retry_delays=(0.05,), publish_soft_timeout=1.5)
 
 
 @pytest.fixture(autouse=True)

@@ -120,29 +120,82 @@ async def test_update_status_sets_fields_and_respects_allowed_from(conn, now):
     assert (failed.status, failed.nm_id, failed.error_code) == ("failed", "123456", "X")
 
 
-async def test_claim_for_run_marks_processing_by_this_run_only_while_in_flight(conn, now):
-    draft = await make_draft(conn)
-    repo = PublicationRepository(conn)
-    publication = await make_publication(conn, draft)
-    claimed = await repo.claim_for_run(publication.id, job_ref="publish:1@100")
-    assert (claimed.status, claimed.job_ref) == ("processing", "publish:1@100")
-    await repo.update_status(publication.id, PublicationStatus.PUBLISHED, published_at=now)
-    assert await repo.claim_for_run(publication.id, job_ref="publish:1@200") is None
+async def _claim(repo, draft, ref):
+    return await repo.claim(
+        draft_id=draft.id, sku=draft.sku, marketplace=draft.marketplace, published_by=draft.user_id, job_ref=ref
+    )
 
 
-async def test_update_error_and_reset_retry_count(conn):
+async def test_a_claim_takes_a_pending_row_or_its_own_never_another_runs(conn, now):
     draft = await make_draft(conn)
     repo = PublicationRepository(conn)
-    publication = await make_publication(conn, draft, status=PublicationStatus.PROCESSING)
-    errored = await repo.update_error(publication.id, error_code="RATE_LIMIT", error_message="429", retry_count=2)
+    created = await _claim(repo, draft, "publish:1@100")  # none in flight: a new row, processing by this run
+    assert (created.status, created.job_ref, created.round) == ("processing", "publish:1@100", 1)
+    assert (await _claim(repo, draft, "publish:1@100")).id == created.id  # a re-run of the same run
+    assert await _claim(repo, draft, "publish:2@200") is None  # another run's: left alone
+    taken = await repo.take_over(created.id, from_ref="publish:1@100", job_ref="publish:2@200")
+    assert taken.job_ref == "publish:2@200"
+    assert await repo.take_over(created.id, from_ref="publish:1@100", job_ref="publish:3@300") is None
+    assert (
+        await repo.mark_published(
+            created.id,
+            job_ref="publish:1@100",
+            nm_id="1",
+            api_response={},
+            published_at=now,
+            title="t",
+            description="d",
+        )
+        is None
+    )  # only the run processing it finishes it
+    done = await repo.mark_published(
+        created.id, job_ref="publish:2@200", nm_id="1", api_response={}, published_at=now, title="t", description="d"
+    )
+    assert (done.status, done.published_title) == ("published", "t")
+    fresh = await _claim(repo, draft, "publish:4@400")  # a published row is history: a new publication starts
+    assert fresh.id != created.id
+
+
+async def test_a_pending_row_is_claimed_by_any_run(conn):
+    draft = await make_draft(conn)
+    repo = PublicationRepository(conn)
+    pending = await make_publication(conn, draft)
+    claimed = await _claim(repo, draft, "publish:9@900")
+    assert (claimed.id, claimed.status, claimed.published_by) == (pending.id, "processing", pending.published_by)
+
+
+async def test_try_errors_failure_and_a_manual_retry_round(conn):
+    draft = await make_draft(conn)
+    repo = PublicationRepository(conn)
+    publication = await _claim(repo, draft, "publish:1@1")
+    assert (
+        await repo.record_try_error(publication.id, job_ref="other@2", error_code="X", error_message="y", retry_count=1)
+        is None
+    )
+    errored = await repo.record_try_error(
+        publication.id, job_ref="publish:1@1", error_code="RATE_LIMIT", error_message="429", retry_count=2
+    )
     assert (errored.error_code, errored.error_message, errored.retry_count, errored.status) == (
         "RATE_LIMIT",
         "429",
         2,
         "processing",
     )
-    reset = await repo.reset_retry_count(publication.id)
-    assert (reset.retry_count, reset.round) == (0, publication.round + 1)
+    assert await repo.mark_failed(publication.id, job_ref="other@2", error_code="X", error_message="y") is None
+    failed = await repo.mark_failed(publication.id, job_ref="publish:1@1", error_code="RATE_LIMIT", error_message="x")
+    assert failed.status == "failed"
+    reset = await repo.reset_for_retry(publication.id)
+    assert (reset.status, reset.retry_count, reset.round) == ("pending", 0, publication.round + 1)
+    assert await repo.reset_for_retry(publication.id) is None  # only a failed one
+
+
+async def test_stale_processing_rows_are_found_by_age(conn, now):
+    repo = PublicationRepository(conn)
+    old = await _claim(repo, await make_draft(conn), "a@1")
+    await _claim(repo, await make_draft(conn), "b@2")
+    await conn.execute("UPDATE publications SET updated_at = $2 WHERE id = $1", old.id, now - timedelta(hours=1))
+    stale = await repo.get_stale_processing(threshold=now - timedelta(minutes=5))
+    assert [p.id for p in stale] == [old.id]
 
 
 async def test_get_recent_published_includes_the_threshold_and_only_published(conn, now):

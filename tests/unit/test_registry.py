@@ -29,7 +29,9 @@ def test_content_factory_schedules_and_lanes_follow_the_seed():
     cleanup = crons["content_factory.tasks.cleanup_old_drafts"]
     sync = crons["content_factory.tasks.sync_publication_status"]
     heartbeat = crons["content_factory.tasks.office_heartbeat"]
+    reconcile = crons["content_factory.tasks.reconcile_publications"]
     assert (cleanup.hour, cleanup.minute, cleanup.second) == (4, 0, 0)  # daily
+    assert (reconcile.hour, reconcile.minute) == (None, set(range(2, 60, 5)))  # every 5 minutes
     assert (sync.hour, sync.minute, sync.second) == (None, 0, 0)  # hourly
     assert (heartbeat.hour, heartbeat.minute, heartbeat.second) == (None, None, 0)  # every minute
     lanes = {name: spec.lane for name, spec in REGISTRY.jobs.items()}
@@ -40,9 +42,11 @@ def test_content_factory_schedules_and_lanes_follow_the_seed():
         "content_factory.tasks.cleanup_old_drafts": "content_low",
         "content_factory.tasks.office_heartbeat": "content_low",
         "content_factory.tasks.handle_failed_task": "content_low",
+        "content_factory.tasks.reconcile_publications": "content_low",
     }
     publish = REGISTRY.job("content_factory.tasks.publish_content")
     assert (publish.timeout, publish.max_tries, publish.unique_by) == (120, 4, "draft_id")
+    assert publish.retry_unexpected and publish.finalize is not None  # seed: unexpected errors retried too
 
 
 def test_cron_jobs_are_registered_in_moscow_time_with_their_own_names():
@@ -56,6 +60,7 @@ def test_cron_jobs_are_registered_in_moscow_time_with_their_own_names():
     assert sorted(c.name for c in kwargs["cron_jobs"]) == [
         "cron:content_factory.tasks.cleanup_old_drafts",
         "cron:content_factory.tasks.office_heartbeat",
+        "cron:content_factory.tasks.reconcile_publications",
     ]
     assert {f.name for f in kwargs["functions"]} >= {"content_factory.tasks.office_heartbeat", "adolf.ping"}
     # seed: result_expires=86400 -- results of every job and cron run stay readable by id for 24 h

@@ -106,13 +106,18 @@ async def test_a_run_whose_lease_was_taken_over_stops_renewing_it(redis, setting
 
     leases = Leases(redis, lease_seconds=0.3)
     await redis.set("arq:in-progress:job-x", b"1", px=10_000)  # arq's claim
-    holder = asyncio.create_task(leases.hold("job-x", 1))
+    await redis.set("arq:in-progress:job-y", b"1", px=10_000)
+    lease = leases.hold("job-x", 1)
+    kept = leases.hold("job-y", 1)
 
     async def stamped():
         return await redis.get("arq:in-progress:job-x") != b"1"
 
     await eventually(stamped, what="lease stamped with the run's token")
+    assert 0 < await redis.pttl("arq:in-progress:job-y") <= 300  # renewed to the short lease, both in one round
     await redis.set("arq:in-progress:job-x", b"another-worker", px=10_000)  # the key expired and was claimed again
-    await asyncio.wait_for(holder, 2)  # the first holder notices and gives up
+    await asyncio.wait_for(lease.lost.wait(), 2)  # the first holder notices and gives up
     assert await redis.get("arq:in-progress:job-x") == b"another-worker"
     assert await redis.pttl("arq:in-progress:job-x") > 5_000  # and did not shorten the new holder's lease
+    assert not kept.lost.is_set() and 0 < await redis.pttl("arq:in-progress:job-y") <= 300
+    await leases.close()

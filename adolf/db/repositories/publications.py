@@ -68,10 +68,61 @@ GET_RECENT_PUBLISHED = """
     ORDER BY published_at
 """
 
-CLAIM_FOR_RUN = """
-    UPDATE publications SET status = 'processing', job_ref = $2, updated_at = now()
-    WHERE id = $1 AND status IN ('pending', 'processing')
+# the draft's publication in flight, or a new one, as `processing` by this run; a row another run is processing is
+# left alone (RETURNING nothing): only a `pending` row or the run's own may be taken
+CLAIM = """
+    INSERT INTO publications (draft_id, sku, marketplace, published_by, status, job_ref)
+    VALUES ($1, $2, $3, $4, 'processing', $5)
+    ON CONFLICT (draft_id) WHERE status IN ('pending', 'processing') DO UPDATE
+        SET status = 'processing', job_ref = excluded.job_ref, updated_at = now()
+        WHERE publications.status = 'pending' OR publications.job_ref = excluded.job_ref
     RETURNING *
+"""
+
+TAKE_OVER = """
+    UPDATE publications SET job_ref = $3, updated_at = now()
+    WHERE id = $1 AND status = 'processing' AND job_ref IS NOT DISTINCT FROM $2
+    RETURNING *
+"""
+
+MARK_PUBLISHED = """
+    UPDATE publications SET
+        status = 'published', nm_id = $3, api_response = $4, published_at = $5,
+        published_title = $6, published_description = $7, updated_at = now()
+    WHERE id = $1 AND status = 'processing' AND job_ref = $2
+    RETURNING *
+"""
+
+MARK_FAILED = """
+    UPDATE publications SET status = 'failed', error_code = $3, error_message = $4, updated_at = now()
+    WHERE id = $1 AND status IN ('pending', 'processing') AND ($2::text IS NULL OR job_ref = $2)
+    RETURNING *
+"""
+
+RECORD_TRY_ERROR = """
+    UPDATE publications SET error_code = $3, error_message = $4, retry_count = $5, updated_at = now()
+    WHERE id = $1 AND status = 'processing' AND job_ref = $2
+    RETURNING *
+"""
+
+MARK_REJECTED = """
+    UPDATE publications SET status = 'failed', error_code = $2, error_message = $3, updated_at = now()
+    WHERE id = $1 AND status = 'published'
+    RETURNING *
+"""
+
+RESET_FOR_RETRY = """
+    UPDATE publications
+    SET status = 'pending', retry_count = 0, round = round + 1, updated_at = now()
+    WHERE id = $1 AND status = 'failed'
+    RETURNING *
+"""
+
+GET_STALE_PROCESSING = """
+    SELECT * FROM publications
+    WHERE status = 'processing' AND updated_at < $1
+    ORDER BY updated_at
+    LIMIT $2
 """
 
 MARK_VERIFIED = """
@@ -154,9 +205,56 @@ class PublicationRepository(Repository[Publication]):
         """Zero the retry count and start a new round (a manual retry)."""
         return await self._one(RESET_RETRY_COUNT, publication_id)
 
-    async def claim_for_run(self, publication_id: UUID, *, job_ref: str) -> Publication | None:
-        """`processing`, owned by this job run; None when the publication is no longer in flight."""
-        return await self._one(CLAIM_FOR_RUN, publication_id, job_ref)
+    async def claim(
+        self, *, draft_id: UUID, sku: str, marketplace: Marketplace, published_by: UUID, job_ref: str
+    ) -> Publication | None:
+        """The draft's publication in flight (or a new one) as `processing` by this run; None while another run is
+        processing it."""
+        return await self._one(CLAIM, draft_id, sku, marketplace, published_by, job_ref)
+
+    async def take_over(self, publication_id: UUID, *, from_ref: str | None, job_ref: str) -> Publication | None:
+        """Take a `processing` row from a run that no longer exists; None if it changed hands meanwhile."""
+        return await self._one(TAKE_OVER, publication_id, from_ref, job_ref)
+
+    async def mark_published(
+        self,
+        publication_id: UUID,
+        *,
+        job_ref: str,
+        nm_id: str | None,
+        api_response: Any,
+        published_at: datetime,
+        title: str,
+        description: str,
+    ) -> Publication | None:
+        """`published`, only by the run processing it; None otherwise."""
+        return await self._one(
+            MARK_PUBLISHED, publication_id, job_ref, nm_id, api_response, published_at, title, description
+        )
+
+    async def mark_failed(
+        self, publication_id: UUID, *, job_ref: str | None, error_code: str, error_message: str
+    ) -> Publication | None:
+        """`failed`, from in flight; only the run `job_ref` when given. None when it was not so."""
+        return await self._one(MARK_FAILED, publication_id, job_ref, error_code, error_message)
+
+    async def mark_rejected(self, publication_id: UUID, *, error_code: str, error_message: str) -> Publication | None:
+        """A `published` card the marketplace rejected after accepting it: `failed`. None when it was not published."""
+        return await self._one(MARK_REJECTED, publication_id, error_code, error_message)
+
+    async def record_try_error(
+        self, publication_id: UUID, *, job_ref: str, error_code: str, error_message: str, retry_count: int
+    ) -> Publication | None:
+        """What this try's failure was (the run goes on being retried)."""
+        return await self._one(RECORD_TRY_ERROR, publication_id, job_ref, error_code, error_message, retry_count)
+
+    async def reset_for_retry(self, publication_id: UUID) -> Publication | None:
+        """A `failed` publication back to `pending` in a new round, its retry count zeroed (a manual retry)."""
+        return await self._one(RESET_FOR_RETRY, publication_id)
+
+    async def get_stale_processing(self, *, threshold: datetime, limit: int = 1000) -> list[Publication]:
+        """`processing` rows untouched since before `threshold` (their job may be gone)."""
+        return await self._many(GET_STALE_PROCESSING, threshold, limit)
 
     async def get_recent_published(self, *, threshold: datetime) -> list[Publication]:
         """`published` publications with published_at at or after `threshold`."""

@@ -4,26 +4,32 @@ resources and calls one service."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from datetime import UTC, datetime
+import functools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from arq.jobs import JobStatus
 
+from adolf.errors import Deferred
 from adolf.models.jobs import CleanupDraftsArgs, DeadLetterArgs, NoArgs, PublishContentArgs, RetryPublicationArgs
 from adolf.services import cleanup, publishing, verification
 from adolf.services.office import CONTENT_FACTORY_AGENTS
+from adolf.workers.arq_keys import job_alive
 from adolf.workers.context import JobContext
+
+PUBLISH_RUNNING_DEFER = 5.0
 
 
 async def publish_content(job: JobContext, args: PublishContentArgs) -> dict[str, Any]:
-    resources = job.resources
+    resources, settings = job.resources, job.resources.settings
+    answer_by = asyncio.get_running_loop().time() + settings.publish_soft_timeout
     run = publishing.PublishRun(
         job_ref=job.ref,
         attempt=job.job_try,
-        max_attempts=job.max_tries,
-        soft_deadline=asyncio.get_running_loop().time() + resources.settings.publish_soft_timeout,
+        # the card must leave early enough for its request to be answered within the soft limit
+        send_by=answer_by - min(settings.http_timeout, settings.publish_soft_timeout / 3),
+        answer_by=answer_by,
     )
     return await publishing.publish_content(
         args.draft_id,
@@ -32,25 +38,45 @@ async def publish_content(job: JobContext, args: PublishContentArgs) -> dict[str
         adapters=resources.adapters,
         reporter=resources.office["content_descriptions"],
         run=run,
+        job_alive=functools.partial(job_alive, resources.redis),
     )
 
 
-async def retry_publication(job: JobContext, args: RetryPublicationArgs) -> dict[str, Any]:
+async def publish_content_failed(job: JobContext, args: PublishContentArgs, error: Exception) -> dict[str, Any] | None:
+    """publish_content's final failure: the failed publication, its notification and the seed's result."""
+    return await publishing.fail_publication(args.draft_id, args.user_id, error, db=job.resources.db, job_ref=job.ref)
+
+
+def _enqueue_publish(job: JobContext) -> publishing.EnqueuePublish:
+    """Enqueue the draft's (unique) publish job; Deferred while that job is running, so no second one starts."""
     from adolf.client import AdolfClient
 
     client = AdolfClient(job.resources.redis)
 
-    async def enqueue_publish(draft_id: UUID, user_id: UUID) -> str:
+    async def enqueue(draft_id: UUID, user_id: UUID) -> str:
         publish = await client.publish_content(draft_id=draft_id, user_id=user_id)
         if await publish.status() == JobStatus.in_progress:
-            # the run that failed this publication may still be finishing: let it end, then start a new one
-            with contextlib.suppress(Exception):
-                await publish.result(timeout=job.resources.settings.publish_hard_timeout + 10, poll_delay=0.2)
-            publish = await client.publish_content(draft_id=draft_id, user_id=user_id)
+            raise Deferred(f"the publish job of draft {draft_id} is still running", delay=PUBLISH_RUNNING_DEFER)
         return publish.job_id
 
+    return enqueue
+
+
+async def retry_publication(job: JobContext, args: RetryPublicationArgs) -> dict[str, Any]:
     return await publishing.retry_publication(
-        args.publication_id, args.user_id, db=job.resources.db, enqueue_publish=enqueue_publish
+        args.publication_id, args.user_id, db=job.resources.db, enqueue_publish=_enqueue_publish(job)
+    )
+
+
+async def reconcile_publications(job: JobContext, args: NoArgs) -> dict[str, int]:
+    """Publications left `processing` by a job that no longer exists are published again (or failed)."""
+    settings = job.resources.settings
+    stale_after = timedelta(seconds=settings.publish_hard_timeout + settings.job_lease_seconds)
+    return await publishing.reconcile_publications(
+        db=job.resources.db,
+        job_alive=functools.partial(job_alive, job.resources.redis),
+        enqueue_publish=_enqueue_publish(job),
+        threshold=datetime.now(UTC) - stale_after,
     )
 
 

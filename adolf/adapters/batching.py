@@ -1,0 +1,316 @@
+"""Many publish jobs, one update request: the batcher of one marketplace and seller account in one process.
+
+The marketplaces limit requests, not cards (SPEC section 3). Every publish job of this process hands its card to the
+batcher and awaits that card's own result. The batcher
+
+- gathers cards for `window` seconds (less when a request is already full, or a card's deadline is near) and
+  prepares them together: the reads an update needs go in pages (the WB catalog walk, Ozon's attribute pages), and
+  each card is ready as soon as its page is;
+- takes the update slot from the shared rate limiter and sends what is ready, up to the marketplace's batch and body
+  limits (and at most `max_in_flight` requests at once). While cards are still being read it paces itself at the
+  sustained rate, keeping the burst for the end; otherwise it may use the burst. Cards go on gathering while it waits
+  for the slot;
+- gives each job its card's result. A limit answer that arrives anyway (WB 429, Ozon 429, YM 420) puts exactly the
+  cards of that request back; the limiter holds everyone off for the time the answer names and they go again.
+
+A job whose card has not been sent when its deadline comes takes it back: waiting for a slot is not a failure, so it
+gets `Deferred` (the job runs again later and that costs no try) unless the marketplace itself kept answering with its
+limit, which is then its RATE_LIMIT. A card already on its way is waited for until the job's answer deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from adolf.adapters.base import CardUpdate, MarketplaceAdapter, Outcome, PreparedCard, PublishResult, chunked
+from adolf.adapters.ratelimit import RateLimiter, patient_waits
+from adolf.errors import Deferred, RateLimited, Timeout
+
+logger = logging.getLogger(__name__)
+
+DEFER_WHILE_READING = 30.0  # how far to defer a job whose card is still being read when its deadline comes
+MIN_DEFER = 1.0
+
+
+@dataclass(eq=False)
+class _Card:
+    """One job's card inside the batcher."""
+
+    update: CardUpdate
+    send_by: float  # loop time by which it must be on its way, or its job takes it back
+    future: asyncio.Future[PublishResult]
+    state: str = "gathering"  # gathering -> reading -> ready -> sending -> done; or withdrawn
+    prepared: PreparedCard | None = None
+    not_before: float = 0.0
+    limit_answers: int = 0
+
+    @property
+    def sku(self) -> str:
+        return self.update.sku
+
+
+@dataclass
+class BatchStats:
+    requests: int = 0
+    cards_sent: int = 0
+    limit_answers: int = 0
+    deferred: int = 0
+    largest_request: int = 0
+    sizes: list[int] = field(default_factory=list)
+
+
+class CardBatcher:
+    def __init__(self, adapter: MarketplaceAdapter, limiter: RateLimiter | None, *, window: float) -> None:
+        self.adapter = adapter
+        self.limiter = limiter
+        self.window = window
+        self.stats = BatchStats()
+        self._gathering: list[_Card] = []
+        self._ready: deque[_Card] = deque()
+        self._reading = 0
+        self._next_slot_at = 0.0
+        self._in_flight = asyncio.Semaphore(adapter.max_in_flight)
+        self._wake_reader = asyncio.Event()
+        self._wake_sender = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def publish(self, update: CardUpdate, *, send_by: float, answer_by: float) -> PublishResult:
+        """This card's result, from a request shared with other jobs' cards (deadlines in event-loop time)."""
+        loop = asyncio.get_running_loop()
+        card = _Card(update, send_by, loop.create_future())
+        card.future.add_done_callback(_retrieve)
+        self._start()
+        self._gathering.append(card)
+        self._wake_reader.set()
+        try:
+            async with asyncio.timeout_at(send_by):
+                return await asyncio.shield(card.future)
+        except TimeoutError:
+            if card.future.done():
+                return card.future.result()
+            if self._withdraw(card):
+                return self._taken_back(card, loop.time())
+        except asyncio.CancelledError:
+            self._withdraw(card)
+            raise
+        try:  # on its way: wait for the marketplace until the answer deadline
+            async with asyncio.timeout_at(answer_by):
+                return await asyncio.shield(card.future)
+        except TimeoutError:
+            return PublishResult.failed(update.sku, Timeout("soft time limit reached while publishing"))
+
+    def _taken_back(self, card: _Card, now: float) -> PublishResult:
+        if card.limit_answers:
+            error = RateLimited(
+                f"{self.adapter.marketplace.value} kept answering with its rate limit",
+                retry_after=max(0.0, card.not_before - now),
+            )
+            return PublishResult.failed(card.sku, error)
+        self.stats.deferred += 1
+        if card.state == "ready":
+            delay = max(self._next_slot_at - now, MIN_DEFER)
+            raise Deferred(f"the next {self.adapter.update_bucket} slot is {delay:.0f}s away", delay=delay)
+        raise Deferred(f"{self.adapter.marketplace.value} cards are still being read", delay=DEFER_WHILE_READING)
+
+    def _withdraw(self, card: _Card) -> bool:
+        """Take a card back unless it is already on its way; True when it was taken back."""
+        if card.state in ("gathering", "reading", "ready"):
+            card.state = "withdrawn"
+            return True
+        return False
+
+    # --- the two loops -----------------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._loops:
+            return
+        loop = asyncio.get_running_loop()
+        name = f"adolf-batcher-{self.adapter.marketplace.value}"
+        self._loops = [
+            loop.create_task(self._reader_loop(), name=f"{name}-reader"),
+            loop.create_task(self._sender_loop(), name=f"{name}-sender"),
+        ]
+
+    async def _reader_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        with patient_waits():
+            while True:
+                await self._wake_reader.wait()
+                self._wake_reader.clear()
+                self._gathering = [c for c in self._gathering if c.state == "gathering"]
+                if not self._gathering:
+                    continue
+                if len(self._gathering) < self.adapter.max_batch:  # woken by the first card: gather for a window,
+                    first_due = min(c.send_by for c in self._gathering)  # but never past half a card's time left
+                    await asyncio.sleep(min(self.window, max(0.0, first_due - loop.time()) / 2))
+                batch, self._gathering = [c for c in self._gathering if c.state == "gathering"], []
+                if batch:
+                    self._spawn(self._read(batch))
+
+    async def _read(self, batch: list[_Card]) -> None:
+        by_update = {id(card.update): card for card in batch}
+        unreported = set(by_update)
+        for card in batch:
+            card.state = "reading"
+        self._reading += len(batch)
+
+        def ready(update: CardUpdate, outcome: Outcome) -> None:
+            if id(update) not in unreported:
+                return
+            unreported.discard(id(update))
+            self._reading -= 1
+            card = by_update[id(update)]
+            if card.state == "withdrawn":
+                return
+            if isinstance(outcome, PreparedCard):
+                card.prepared, card.state = outcome, "ready"
+                self._ready.append(card)
+                self._wake_sender.set()
+            elif isinstance(outcome, PublishResult):
+                self._finish(card, outcome)
+            else:
+                card.state = "done"
+                card.future.set_exception(outcome)
+
+        try:
+            await self.adapter.prepare([card.update for card in batch], ready)
+        except Exception as error:
+            logger.exception("preparing %s cards failed", self.adapter.marketplace.value)
+            for update_id in list(unreported):
+                ready(by_update[update_id].update, error)
+        finally:
+            self._reading -= len(unreported)
+            unreported.clear()
+
+    async def _sender_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        with patient_waits():
+            while True:
+                await self._wake_sender.wait()
+                self._wake_sender.clear()
+                self._ready = deque(c for c in self._ready if c.state == "ready")
+                if not self._ready:
+                    continue
+                await self._in_flight.acquire()  # a slow answer holds up no more than its own cards
+                await self._wait_until_allowed(loop)
+                await self._take_slot(loop)
+                chunk = self._take_chunk(loop.time())
+                if chunk:
+                    self._spawn(self._send(chunk))
+                else:
+                    self._in_flight.release()
+                if self._ready:
+                    self._wake_sender.set()
+
+    async def _wait_until_allowed(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cards that met a limit answer wait for the time it named."""
+        waiting = [c.not_before for c in self._ready if c.state == "ready"]
+        if waiting and min(waiting) > loop.time():
+            await asyncio.sleep(min(waiting) - loop.time())
+
+    async def _take_slot(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.limiter is None:
+            return
+        spec = self.limiter.spec(self.adapter.update_bucket)
+        if spec is None:
+            return
+        spare = spec.client_burst - 1 if self._reading else 0  # pace while reads go on: the burst is for the end
+        wait = await self.limiter.book(self.adapter.update_bucket, self.adapter.account, spare=spare)
+        self._next_slot_at = loop.time() + wait
+        await asyncio.sleep(wait)
+
+    def _take_chunk(self, now: float) -> list[_Card]:
+        """The oldest ready cards that fit one request: one card per id, none still waiting out a limit answer."""
+        candidates: list[_Card] = []
+        skus: set[str] = set()
+        for card in self._ready:
+            if card.state != "ready" or card.not_before > now or card.sku in skus:
+                continue
+            candidates.append(card)
+            skus.add(card.sku)
+            if len(candidates) >= self.adapter.max_batch:
+                break
+        by_prepared = {id(c.prepared): c for c in candidates}
+        prepared = [c.prepared for c in candidates if c.prepared is not None]
+        first = chunked(prepared, self.adapter.max_batch, self.adapter.max_body_bytes)[:1]
+        chunk = [by_prepared[id(p)] for p in (first[0] if first else [])]
+        for card in chunk:
+            card.state = "sending"
+        self._ready = deque(c for c in self._ready if c.state == "ready")
+        return chunk
+
+    async def _send(self, chunk: list[_Card]) -> None:
+        try:
+            await self._send_chunk(chunk)
+        finally:
+            self._in_flight.release()
+
+    async def _send_chunk(self, chunk: list[_Card]) -> None:
+        self.stats.requests += 1
+        self.stats.cards_sent += len(chunk)
+        self.stats.largest_request = max(self.stats.largest_request, len(chunk))
+        try:
+            sent = await self.adapter.send([c.prepared for c in chunk if c.prepared is not None], slot_held=True)
+        except Exception as error:
+            logger.exception("sending %d %s cards failed", len(chunk), self.adapter.marketplace.value)
+            for card in chunk:
+                card.state = "done"
+                if not card.future.done():
+                    card.future.set_exception(error)
+            return
+        self._deliver(chunk, sent.results)
+        if sent.confirm is not None:
+            self._spawn(self._confirmed(chunk, sent.confirm))
+
+    async def _confirmed(self, chunk: list[_Card], confirm: asyncio.Future[dict[str, PublishResult]]) -> None:
+        self._deliver(chunk, await confirm)
+
+    def _deliver(self, chunk: Sequence[_Card], results: dict[str, PublishResult]) -> None:
+        now = asyncio.get_running_loop().time()
+        again = []
+        for card in chunk:
+            result = results.get(card.sku)
+            if result is None or card.future.done():
+                continue
+            if result.error_code == RateLimited.code:
+                card.limit_answers += 1
+                card.not_before = now + (result.retry_after or MIN_DEFER)
+                card.state = "ready"
+                again.append(card)
+                continue
+            self._finish(card, result)
+        if again:
+            self.stats.limit_answers += 1
+            logger.warning("%d %s card(s) met a limit answer and go again", len(again), self.adapter.marketplace.value)
+            self._ready.extendleft(reversed(again))
+            self._wake_sender.set()
+
+    def _finish(self, card: _Card, result: PublishResult) -> None:
+        card.state = "done"
+        if not card.future.done():
+            card.future.set_result(result)
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in [*self._loops, *self._tasks]:
+            task.cancel()
+        for task in [*self._loops, *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loops = []
+
+
+def _retrieve(future: asyncio.Future[PublishResult]) -> None:
+    """A result nobody awaits any more (its job was cancelled) must not be reported as never retrieved."""
+    if not future.cancelled():
+        future.exception()
