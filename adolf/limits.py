@@ -41,3 +41,12 @@ class RateSpec:
     def rate(self) -> float:
         """Requests per second."""
         return self.limit / self.period
+
+
+def scaled(specs: dict[str, str], speed: float) -> dict[str, str]:
+    """The same limits on a clock running `speed` times faster (for tests and benchmarks: apply to both sides)."""
+    out = {}
+    for bucket, text in specs.items():
+        spec = RateSpec.parse(text)
+        out[bucket] = f"{spec.limit:g}/{spec.period / speed:g}:{spec.burst}"
+    return out

@@ -43,6 +43,7 @@ class _Card:
 
     update: CardUpdate
     send_by: float  # loop time by which it must be on its way, or its job takes it back
+    budget: float  # how long its job could wait for a slot
     future: asyncio.Future[PublishResult]
     state: str = "gathering"  # gathering -> reading -> ready -> sending -> done; or withdrawn
     prepared: PreparedCard | None = None
@@ -74,6 +75,7 @@ class CardBatcher:
         self._ready: deque[_Card] = deque()
         self._reading = 0
         self._next_slot_at = 0.0
+        self._last_sent_at = float("-inf")
         self._in_flight = asyncio.Semaphore(adapter.max_in_flight)
         self._wake_reader = asyncio.Event()
         self._wake_sender = asyncio.Event()
@@ -83,7 +85,7 @@ class CardBatcher:
     async def publish(self, update: CardUpdate, *, send_by: float, answer_by: float) -> PublishResult:
         """This card's result, from a request shared with other jobs' cards (deadlines in event-loop time)."""
         loop = asyncio.get_running_loop()
-        card = _Card(update, send_by, loop.create_future())
+        card = _Card(update, send_by, max(0.0, send_by - loop.time()), loop.create_future())
         card.future.add_done_callback(_retrieve)
         self._start()
         self._gathering.append(card)
@@ -94,8 +96,9 @@ class CardBatcher:
         except TimeoutError:
             if card.future.done():
                 return card.future.result()
-            if self._withdraw(card):
-                return self._taken_back(card, loop.time())
+            was = self._withdraw(card)
+            if was is not None:
+                return self._taken_back(card, was, loop.time())
         except asyncio.CancelledError:
             self._withdraw(card)
             raise
@@ -105,7 +108,7 @@ class CardBatcher:
         except TimeoutError:
             return PublishResult.failed(update.sku, Timeout("soft time limit reached while publishing"))
 
-    def _taken_back(self, card: _Card, now: float) -> PublishResult:
+    def _taken_back(self, card: _Card, was: str, now: float) -> PublishResult:
         if card.limit_answers:
             error = RateLimited(
                 f"{self.adapter.marketplace.value} kept answering with its rate limit",
@@ -113,17 +116,19 @@ class CardBatcher:
             )
             return PublishResult.failed(card.sku, error)
         self.stats.deferred += 1
-        if card.state == "ready":
-            delay = max(self._next_slot_at - now, MIN_DEFER)
-            raise Deferred(f"the next {self.adapter.update_bucket} slot is {delay:.0f}s away", delay=delay)
+        if was == "ready":  # come back while the slot this process booked is still ahead, with time to wait for it
+            slot_in = self._next_slot_at - now
+            delay = max(MIN_DEFER, slot_in - card.budget / 2)
+            raise Deferred(f"the next {self.adapter.update_bucket} slot is {slot_in:.1f}s away", delay=delay)
         raise Deferred(f"{self.adapter.marketplace.value} cards are still being read", delay=DEFER_WHILE_READING)
 
-    def _withdraw(self, card: _Card) -> bool:
-        """Take a card back unless it is already on its way; True when it was taken back."""
-        if card.state in ("gathering", "reading", "ready"):
+    def _withdraw(self, card: _Card) -> str | None:
+        """Take a card back unless it is already on its way; the state it was taken back from, or None."""
+        was = card.state
+        if was in ("gathering", "reading", "ready"):
             card.state = "withdrawn"
-            return True
-        return False
+            return was
+        return None
 
     # --- the two loops -----------------------------------------------------------------------------------------------
 
@@ -198,10 +203,13 @@ class CardBatcher:
                 if not self._ready:
                     continue
                 await self._in_flight.acquire()  # a slow answer holds up no more than its own cards
+                if not self._request_is_full():  # one request per gathering window, unless the last one was full
+                    await asyncio.sleep(max(0.0, self._last_sent_at + self.window - loop.time()))
                 await self._wait_until_allowed(loop)
                 await self._take_slot(loop)
                 chunk = self._take_chunk(loop.time())
                 if chunk:
+                    self._last_sent_at = loop.time()
                     self._spawn(self._send(chunk))
                 else:
                     self._in_flight.release()
@@ -224,6 +232,12 @@ class CardBatcher:
         wait = await self.limiter.book(self.adapter.update_bucket, self.adapter.account, spare=spare)
         self._next_slot_at = loop.time() + wait
         await asyncio.sleep(wait)
+
+    def _request_is_full(self) -> bool:
+        ready = [c.prepared for c in self._ready if c.state == "ready" and c.prepared is not None]
+        return len(chunked(ready, self.adapter.max_batch, self.adapter.max_body_bytes)) > 1 or (
+            len(ready) >= self.adapter.max_batch
+        )
 
     def _take_chunk(self, now: float) -> list[_Card]:
         """The oldest ready cards that fit one request: one card per id, none still waiting out a limit answer."""

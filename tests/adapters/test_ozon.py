@@ -59,3 +59,19 @@ async def test_ozons_429_maps_to_rate_limit_with_retry_after(marketplace, adapte
     await marketplace.limit("ozon.global", "1/60:1")
     result = await adapters.get_adapter("ozon").update_card("L", CONTENT)
     assert result.error_code == "RATE_LIMIT" and result.retry_after >= 1
+
+
+async def test_products_are_read_in_pages_of_up_to_1000_and_imported_100_a_request(marketplace, adapters):
+    skus = [f"P-{i:04d}" for i in range(250)]
+    await marketplace.seed("ozon", *({"sku": sku, "title": "t", "description": "d"} for sku in skus))
+    ozon = adapters.get_adapter("ozon")
+
+    results = await ozon.update_cards([CardUpdate(sku=sku, content=CONTENT) for sku in skus])
+
+    assert all(r.success for r in results)
+    log = await marketplace.control("GET", "/requests?marketplace=ozon")
+    reads = [e for e in log if e["path"].endswith("/info/attributes")]
+    imports = [e for e in log if e["path"].endswith("/product/import")]
+    assert len(reads) == 1 and [len(e["skus"]) for e in imports] == [100, 100, 50]
+    cards = await ozon.get_cards(skus)
+    assert {c.title for c in cards.values()} == {CONTENT.title}

@@ -83,3 +83,32 @@ async def test_the_token_never_reaches_logs_or_stored_responses(marketplace, ada
     assert failed.error_code == "AUTH_ERROR" and ok.success
     stored = orjson.dumps([failed.model_dump(), ok.model_dump()]).decode()
     assert "sandbox-wb-token" not in stored and "sandbox-wb-token" not in caplog.text
+
+
+async def test_a_card_is_matched_by_its_exact_vendor_code_never_by_a_substring_hit(marketplace, adapters):
+    seeded = await marketplace.seed("wb", *({"sku": f"SKU-{i}", "title": "t", "description": "d"} for i in range(1, 251)))
+    ids = {card["sku"]: card["id"] for card in seeded}
+    wb = adapters.get_adapter("wb")
+
+    result = await wb.update_card("SKU-1", CONTENT)  # textSearch "SKU-1" hits 111 vendor codes: two pages of them
+
+    assert result.success and result.nm_id == str(ids["SKU-1"])
+    [update] = await marketplace.control("GET", "/requests?path_contains=cards/update")
+    assert update["skus"] == ["SKU-1", str(ids["SKU-1"])]
+    missing = await wb.update_card("SKU-25", CONTENT.model_copy(update={"title": "x"}))
+    assert missing.success  # SKU-25 exists; SKU-2500 does not and must not borrow SKU-25's card:
+    assert (await wb.update_card("SKU-2500", CONTENT)).error_code == "NOT_FOUND"
+
+
+async def test_many_cards_are_found_by_walking_the_catalog_in_pages_of_100(marketplace, adapters):
+    await marketplace.seed("wb", *({"sku": f"W-{i:03d}", "title": "t", "description": "d"} for i in range(250)))
+    wb = adapters.get_adapter("wb")
+    wanted = [f"W-{i:03d}" for i in range(0, 250, 5)]  # 50 cards spread over the whole catalog
+
+    results = await wb.update_cards([CardUpdate(sku=sku, content=CONTENT) for sku in wanted])
+
+    assert all(r.success for r in results)
+    reads = await marketplace.control("GET", "/requests?path_contains=cards/list")
+    assert len(reads) == 3  # ceil(250 / 100) pages, whatever the number of cards wanted
+    cards = await wb.get_cards(wanted)  # read back: a fresh walk, again in pages
+    assert set(cards) == set(wanted) and len(await marketplace.control("GET", "/requests?path_contains=cards/list")) == 6

@@ -56,3 +56,12 @@ async def test_ym_signals_its_limit_with_420(marketplace, adapters):
     assert result.error_code == "RATE_LIMIT" and result.retry_after > 0
     requests = await marketplace.control("GET", "/requests?path_contains=offer-mappings/update")
     assert requests[-1]["status"] == 420
+
+
+async def test_offers_are_read_back_100_a_request(marketplace, adapters):
+    skus = [f"Q-{i:03d}" for i in range(150)]
+    await marketplace.seed("ym", *({"sku": sku, "title": "t", "description": "d"} for sku in skus))
+    cards = await adapters.get_adapter("ym").get_cards([*skus, "GHOST"])
+    assert cards["GHOST"] is None and all(cards[sku].title == "t" for sku in skus)
+    reads = await marketplace.control("GET", "/requests?path_contains=offer-mappings")
+    assert [len(e["skus"]) for e in reads] == [100, 51]

@@ -149,3 +149,29 @@ async def test_a_card_rejected_after_publishing_and_retried_is_announced_again(d
     assert (again["status"], again["round"]) == ("published", 2)
     announced = await rows.notifications("content.published")
     assert [n["dedup_key"].rsplit(":", 1)[1] for n in announced] == ["1", "2"]
+
+
+async def test_sync_reads_cards_back_in_pages_not_one_request_per_card(db, marketplace, client, burst):
+    for mp in ("wb", "ozon", "ym"):
+        skus = [f"{mp}-{i:03d}" for i in range(150)]
+        await marketplace.seed(mp, *({"sku": sku, "title": "Кружка", "description": "Описание"} for sku in skus))
+        for sku in skus:
+            await _published(db, mp, sku)
+
+    job = await client.sync_publication_status()
+    await burst(["content_default"])
+
+    assert (await job.result_info()).result == {
+        "checked": 450,
+        "verified": 450,
+        "mismatched": 0,
+        "errors": 0,
+        "rejected": 0,
+    }
+    log = await marketplace.control("GET", "/requests")
+    reads = {
+        "wb": [e for e in log if e["path"].endswith("cards/list")],
+        "ozon": [e for e in log if e["path"].endswith("info/attributes")],
+        "ym": [e for e in log if e["path"].endswith("offer-mappings")],
+    }
+    assert {mp: len(entries) for mp, entries in reads.items()} == {"wb": 2, "ozon": 1, "ym": 2}

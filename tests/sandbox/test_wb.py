@@ -174,3 +174,11 @@ async def test_cards_list_paginates_with_cursor(client: Client) -> None:
         cursor = {"updatedAt": body["cursor"]["updatedAt"], "nmID": body["cursor"]["nmID"]}
     assert sorted(seen) == [f"P-{i}" for i in range(5)]
     assert (await client.wb(LIST, list_body(limit=101)))[0] == 400
+
+
+async def test_text_search_matches_substrings_as_wb_does(client: Client) -> None:
+    await client.seed("wb", *({"sku": sku, "title": "t"} for sku in ("SKU-1", "SKU-10", "SKU-100", "sku-2", "X-1")))
+    status, body, _ = await client.wb(LIST, list_body("SKU-1"))
+    assert status == 200 and sorted(c["vendorCode"] for c in body["cards"]) == ["SKU-1", "SKU-10", "SKU-100"]
+    status, body, _ = await client.wb(LIST, list_body("sku-"))
+    assert len(body["cards"]) == 4  # case does not matter
