@@ -125,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
         run=cmd_demo
     )
 
+    bench = sub.add_parser("bench", help="benchmarks that print figures (needs the bench extra)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    limits = bench_sub.add_parser(
+        "publish-limits", help="publish 10,000 WB + 1,000 Ozon + 1,000 YM drafts at the documented limits"
+    )
+    limits.add_argument("--wb", type=_count, default=10_000, help="WB drafts (first run)")
+    limits.add_argument("--ozon", type=_count, default=1_000, help="Ozon drafts (second run)")
+    limits.add_argument("--ym", type=_count, default=1_000, help="YM drafts (second run, with Ozon)")
+    limits.add_argument("--latency-ms", type=float, default=50.0, help="simulator latency per answer")
+    limits.add_argument("--speed", type=float, default=1.0, help="run the documented limits on a faster clock")
+    limits.add_argument("--redis-db", type=int, default=14, help="Redis database the bench may use (empty or its own)")
+    limits.set_defaults(run=cmd_bench_publish_limits)
+
     sandbox = sub.add_parser("sandbox", help="run the marketplace simulator (WB, Ozon, YM APIs on one port)")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
@@ -139,6 +152,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(run=cmd_sandbox)
     return parser
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def cmd_bench_publish_limits(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from adolf.bench.publish_limits import BenchOptions, main
+    except ImportError as error:
+        raise SystemExit(
+            f"adolf bench needs the bench extra ({error.name} is missing): pip install -e '.[bench]'"
+        ) from None
+    options = BenchOptions(
+        wb=args.wb, ozon=args.ozon, ym=args.ym, latency_ms=args.latency_ms, speed=args.speed, redis_db=args.redis_db
+    )
+    return main(settings, options)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -77,6 +77,7 @@ class CardBatcher:
         self._next_slot_at = 0.0
         self._last_sent_at = float("-inf")
         self._in_flight = asyncio.Semaphore(adapter.max_in_flight)
+        self._reads_done = asyncio.Event()
         self._wake_reader = asyncio.Event()
         self._wake_sender = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -164,12 +165,13 @@ class CardBatcher:
         for card in batch:
             card.state = "reading"
         self._reading += len(batch)
+        self._reads_done.clear()
 
         def ready(update: CardUpdate, outcome: Outcome) -> None:
             if id(update) not in unreported:
                 return
             unreported.discard(id(update))
-            self._reading -= 1
+            self._read_one()
             card = by_update[id(update)]
             if card.state == "withdrawn":
                 return
@@ -190,8 +192,14 @@ class CardBatcher:
             for update_id in list(unreported):
                 ready(by_update[update_id].update, error)
         finally:
-            self._reading -= len(unreported)
+            for _ in unreported:
+                self._read_one()
             unreported.clear()
+
+    def _read_one(self) -> None:
+        self._reading -= 1
+        if self._reading == 0:
+            self._reads_done.set()
 
     async def _sender_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -223,13 +231,20 @@ class CardBatcher:
             await asyncio.sleep(min(waiting) - loop.time())
 
     async def _take_slot(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.limiter is None:
+        """While cards are still being read, pace at the sustained rate so the burst is left for the end; once the
+        reads are done (or nothing is being read), take the first slot there is."""
+        spec = None if self.limiter is None else self.limiter.spec(self.adapter.update_bucket)
+        if self.limiter is None or spec is None:
             return
-        spec = self.limiter.spec(self.adapter.update_bucket)
-        if spec is None:
-            return
-        spare = spec.client_burst - 1 if self._reading else 0  # pace while reads go on: the burst is for the end
-        wait = await self.limiter.book(self.adapter.update_bucket, self.adapter.account, spare=spare)
+        bucket, account = self.adapter.update_bucket, self.adapter.account
+        while self._reading:
+            paced_in = await self.limiter.peek(bucket, account, spare=spec.client_burst - 1)
+            if paced_in <= 0:
+                break
+            with contextlib.suppress(TimeoutError):  # woken early when the reads are done
+                await asyncio.wait_for(self._reads_done.wait(), paced_in)
+        spare = spec.client_burst - 1 if self._reading else 0
+        wait = await self.limiter.book(bucket, account, spare=spare)
         self._next_slot_at = loop.time() + wait
         await asyncio.sleep(wait)
 

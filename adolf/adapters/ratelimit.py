@@ -48,6 +48,15 @@ redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now + 10
 return {1, wait}
 """
 
+# KEYS[1] bucket; ARGV: interval ms, burst usable by this call. The wait _ACQUIRE would book, without booking it.
+_PEEK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+return math.ceil(tat + tonumber(ARGV[1]) - tonumber(ARGV[2]) * tonumber(ARGV[1]) - now)
+"""
+
 # KEYS[1] bucket; ARGV: interval ms, burst, pause ms. Nobody sends on this bucket for the next `pause` ms.
 _PENALIZE = """
 local t = redis.call('TIME')
@@ -92,6 +101,7 @@ class RateLimiter:
         self.specs = {bucket: ClientRate(RateSpec.parse(text)) for bucket, text in specs.items()}
         self.max_wait = max_wait
         self._acquire = redis.register_script(_ACQUIRE)
+        self._peek = redis.register_script(_PEEK)
         self._penalize = redis.register_script(_PENALIZE)
 
     @staticmethod
@@ -109,6 +119,15 @@ class RateLimiter:
         if wait > 0:
             await asyncio.sleep(wait)
         return wait
+
+    async def peek(self, bucket: str, account: str, *, spare: int = 0) -> float:
+        """Seconds until a slot that leaves `spare` of the burst unused, without booking it."""
+        spec = self.specs.get(bucket)
+        if spec is None:
+            return 0.0
+        usable = max(1, spec.client_burst - max(0, spare))
+        wait_ms = await self._peek(keys=[self.key(bucket, account)], args=[spec.client_interval_ms, usable])
+        return max(0.0, float(wait_ms) / 1000)
 
     async def book(self, bucket: str, account: str, *, spare: int = 0) -> float:
         """Book this caller's slot without waiting for it: the seconds until it comes."""

@@ -70,6 +70,7 @@ class WbCatalog:
         self._size: int | None = None  # cards the last complete walk met
         self._searches: set[asyncio.Task[None]] = set()
         self._searched = 0  # searches since the last walk began: many small batches add up to a walk's worth
+        self._booked_at: float | None = None  # loop time of a list slot booked for the walk's next page
 
     def lookup(self, skus: Iterable[str], *, max_age: float) -> dict[str, asyncio.Future[Card | None]]:
         """A future per card id: the card as read at most `max_age` seconds ago, None when the seller has none."""
@@ -140,8 +141,22 @@ class WbCatalog:
                     logger.exception("the WB catalog walk failed")
 
     async def _next_page(self, walk: _Walk) -> None:
+        """One page of the walk. The next page's slot is booked while this page's request is on its way, so a busy
+        event loop only delays a request, never the schedule: sending later than a booked slot is always within the
+        limit, and the lateness is made up by the next slot."""
         query = {"settings": {"sort": {"ascending": True}, "filter": {"withPhoto": -1}, "cursor": walk.cursor}}
-        body = await self._read(query)
+        loop = asyncio.get_running_loop()
+        if self._booked_at is None:
+            self._booked_at = loop.time() + await self._book()
+        await asyncio.sleep(max(0.0, self._booked_at - loop.time()))
+        request = loop.create_task(self._read(query, slot_held=True))
+        try:
+            self._booked_at = loop.time() + await self._book()
+        except BaseException:
+            self._booked_at = None
+            request.cancel()
+            raise
+        body = await request
         cards = [c for c in (body.get("cards") if isinstance(body, dict) else None) or [] if isinstance(c, dict)]
         self._record(cards)
         walk.pages += 1
@@ -212,12 +227,16 @@ class WbCatalog:
                 return found
             cursor = {"limit": PAGE, "updatedAt": next_cursor.get("updatedAt"), "nmID": next_cursor.get("nmID")}
 
-    async def _read(self, query: dict[str, Any]) -> Any:
+    async def _book(self) -> float:
+        limiter = self.http.limiter
+        return 0.0 if limiter is None else await limiter.book(BUCKET, self.http.account)
+
+    async def _read(self, query: dict[str, Any], *, slot_held: bool = False) -> Any:
         """One page, tried again after a limit answer (the limiter then waits as WB said) or a transient error."""
         failures = limit_answers = 0
         while True:
             try:
-                return await self.http.post(LIST, query, bucket=BUCKET)
+                return await self.http.post(LIST, query, bucket=BUCKET, slot_held=slot_held)
             except RateLimited:
                 limit_answers += 1
                 if limit_answers >= LIMIT_ANSWERS_PER_PAGE:
@@ -227,6 +246,7 @@ class WbCatalog:
                 if failures >= PAGE_ATTEMPTS:
                     raise
                 await asyncio.sleep(failures)
+            slot_held = False  # a second try takes a slot of its own
 
     async def close(self) -> None:
         tasks = [t for t in (self._walker, *self._searches) if t is not None and not t.done()]

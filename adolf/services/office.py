@@ -1,13 +1,16 @@
 """OfficeReporter (SPEC section 6): what each AI agent is doing, for the Office Dashboard.
 
 State lives in Redis (hash `adolf:office:agent:<id>`, so every process and the dashboard see the same agents) and is
-pushed to ADOLF_OFFICE_DASHBOARD_URL when one is configured. Reporting never fails or delays a job: every call is
-bounded by a short timeout and its errors are logged, not raised.
+pushed to ADOLF_OFFICE_DASHBOARD_URL when one is configured. Reporting never fails or delays a job: with a
+`flush_interval` (the worker's), reports only change the state in memory and one write a interval carries the latest
+of them to Redis, so thousands of jobs a minute cost a few writes; every write is bounded by a short timeout and its
+errors are logged, not raised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +42,13 @@ class OfficeReporter:
         redis: Redis,
         push_session: aiohttp.ClientSession | None = None,
         dashboard_url: str | None = None,
+        flush_interval: float = 0.0,
     ) -> None:
         self.agent_id = agent_id
+        self.flush_interval = flush_interval
+        self._pending: dict[str, Any] = {}
+        self._pending_metrics: dict[str, Any] = {}
+        self._flush: asyncio.Task[None] | None = None
         self.profile = {
             "agent_id": agent_id,
             "department": department,
@@ -70,6 +78,33 @@ class OfficeReporter:
         return decode_state(raw)
 
     async def _report(self, fields: dict[str, Any], metrics: dict[str, Any] | None = None) -> None:
+        if self.flush_interval <= 0:
+            await self._store(fields, metrics)
+            return
+        self._pending.update(fields)
+        self._pending_metrics.update(metrics or {})
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.flush_interval)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write what was reported since the last write (the latest value of every field)."""
+        fields, metrics = self._pending, self._pending_metrics
+        self._pending, self._pending_metrics, self._flush = {}, {}, None
+        if fields or metrics:
+            await self._store(fields, metrics or None)
+
+    async def close(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flush
+        await self.flush()
+
+    async def _store(self, fields: dict[str, Any], metrics: dict[str, Any] | None) -> None:
         try:
             await asyncio.wait_for(self._write(fields, metrics), REDIS_TIMEOUT)
         except Exception as exc:  # reporting must never fail a job
@@ -131,7 +166,11 @@ CONTENT_FACTORY_AGENTS = ("content_descriptions", "content_seo")
 
 
 def build_reporters(
-    redis: Redis, *, push_session: aiohttp.ClientSession | None = None, dashboard_url: str | None = None
+    redis: Redis,
+    *,
+    push_session: aiohttp.ClientSession | None = None,
+    dashboard_url: str | None = None,
+    flush_interval: float = 0.0,
 ) -> dict[str, OfficeReporter]:
     return {
         agent_id: OfficeReporter(
@@ -143,6 +182,7 @@ def build_reporters(
             redis=redis,
             push_session=push_session,
             dashboard_url=dashboard_url,
+            flush_interval=flush_interval,
         )
         for agent_id, department, name, salary, fte in AGENTS
     }

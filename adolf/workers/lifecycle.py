@@ -28,6 +28,7 @@ from adolf.workers.registry import FailureHook
 logger = logging.getLogger(__name__)
 
 INFRA_ALERT_INTERVAL = 300.0
+OFFICE_FLUSH = 0.5  # seconds between writes of an agent's latest state
 
 
 @dataclass
@@ -64,7 +65,9 @@ class Resources:
             outbox=outbox,
             limiter=limiter,
             adapters=Adapters.build(settings, limiter),
-            office=build_reporters(redis, push_session=http, dashboard_url=settings.office_dashboard_url),
+            office=build_reporters(
+                redis, push_session=http, dashboard_url=settings.office_dashboard_url, flush_interval=OFFICE_FLUSH
+            ),
             http=http,
             leases=Leases(redis, settings.job_lease_seconds),
         )
@@ -78,6 +81,8 @@ class Resources:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.dead_letters.drain()
+        for reporter in self.office.values():
+            await reporter.close()
         await self.leases.close()
         await self.adapters.close()
         await self.http.close()

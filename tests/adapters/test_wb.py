@@ -86,7 +86,9 @@ async def test_the_token_never_reaches_logs_or_stored_responses(marketplace, ada
 
 
 async def test_a_card_is_matched_by_its_exact_vendor_code_never_by_a_substring_hit(marketplace, adapters):
-    seeded = await marketplace.seed("wb", *({"sku": f"SKU-{i}", "title": "t", "description": "d"} for i in range(1, 251)))
+    seeded = await marketplace.seed(
+        "wb", *({"sku": f"SKU-{i}", "title": "t", "description": "d"} for i in range(1, 251))
+    )
     ids = {card["sku"]: card["id"] for card in seeded}
     wb = adapters.get_adapter("wb")
 
@@ -111,4 +113,6 @@ async def test_many_cards_are_found_by_walking_the_catalog_in_pages_of_100(marke
     reads = await marketplace.control("GET", "/requests?path_contains=cards/list")
     assert len(reads) == 3  # ceil(250 / 100) pages, whatever the number of cards wanted
     cards = await wb.get_cards(wanted)  # read back: a fresh walk, again in pages
-    assert set(cards) == set(wanted) and len(await marketplace.control("GET", "/requests?path_contains=cards/list")) == 6
+    assert (
+        set(cards) == set(wanted) and len(await marketplace.control("GET", "/requests?path_contains=cards/list")) == 6
+    )

@@ -81,3 +81,21 @@ async def test_state_is_pushed_to_an_external_dashboard(redis, dashboard, http_s
 
 async def _async(value):
     return value
+
+
+async def test_a_flushing_reporter_writes_the_latest_of_many_reports_at_once(redis):
+    reporter = build_reporters(redis, flush_interval=0.05)["content_descriptions"]
+    await reporter.report_working("Публикация SKU-1 на wb")
+    for i in range(100):
+        await reporter.report_idle(metrics={"last_published_sku": f"SKU-{i}", "marketplace": "wb"})
+    assert await redis.exists("adolf:office:agent:content_descriptions") == 0  # nothing written yet
+
+    async def flushed():
+        return (await reporter.state()).get("metrics")
+
+    metrics = await eventually(flushed, what="the coalesced write")
+    assert metrics == {"last_published_sku": "SKU-99", "marketplace": "wb"}
+    assert (await reporter.state())["status"] == "idle"
+    await reporter.report_error("RATE_LIMIT: 429")
+    await reporter.close()  # what is still pending is written on close
+    assert (await reporter.state())["last_error"] == "RATE_LIMIT: 429"
