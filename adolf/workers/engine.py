@@ -27,13 +27,23 @@ def lane_specs(lane: str, registry: Registry) -> list[JobSpec]:
     return [*registry.jobs_for_lane(lane), ping_spec(lane)]
 
 
-def worker_kwargs(lane: str, settings: Settings, registry: Registry, serializer: JobSerializer) -> dict[str, Any]:
+# arq's own claim checks every job still in the queue, running ones included, one WATCH/MULTI exchange each, on
+# every poll: with the plain arq command a lane runs at most this many jobs unless its concurrency is set explicitly
+PLAIN_ARQ_DEFAULT_MAX_JOBS = 200
+
+
+def worker_kwargs(
+    lane: str, settings: Settings, registry: Registry, serializer: JobSerializer, *, plain_arq: bool = False
+) -> dict[str, Any]:
     """Everything arq's Worker needs for one lane; shared by the arq settings classes and `adolf worker`."""
+    max_jobs = settings.lane_concurrency(lane)
+    if plain_arq and lane not in settings.concurrency:
+        max_jobs = min(max_jobs, PLAIN_ARQ_DEFAULT_MAX_JOBS)
     return {
         "functions": [to_arq_function(spec, settings) for spec in lane_specs(lane, registry)],
         "cron_jobs": [to_arq_cron(c, registry.job(c.job), settings) for c in registry.crons_for_lane(lane)],
         "queue_name": LANES[lane].queue,
-        "max_jobs": settings.lane_concurrency(lane),
+        "max_jobs": max_jobs,
         "keep_result": settings.keep_result_seconds,
         "poll_delay": settings.poll_delay,
         "health_check_interval": settings.health_check_interval,

@@ -33,7 +33,7 @@ def arq_settings_class(lane: str, settings: Settings | None = None, registry: Re
     settings = settings or Settings()
     serializer = JobSerializer()
     attrs: dict[str, Any] = {
-        **worker_kwargs(lane, settings, registry, serializer),
+        **worker_kwargs(lane, settings, registry, serializer, plain_arq=True),
         "redis_settings": settings.redis_settings,
         "on_startup": startup,
         "on_shutdown": shutdown,

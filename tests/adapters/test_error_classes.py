@@ -40,3 +40,22 @@ async def test_a_server_error_on_read_raises_a_classified_error(marketplace_name
 async def test_an_unconfigured_marketplace_fails_with_a_clear_auth_error(build_adapters):
     result = await build_adapters(wb_token=None).get_adapter("wb").update_card("X", CONTENT)
     assert result.error_code == "AUTH_ERROR" and "ADOLF_WB_TOKEN" in result.error_message
+
+
+@pytest.mark.parametrize("marketplace_name", ["wb", "ozon"])
+async def test_a_whole_request_refused_without_naming_a_card_is_split_until_the_bad_one_fails_alone(
+    marketplace_name, marketplace, adapters
+):
+    from adolf.adapters import CardUpdate
+
+    skus = [f"S-{i}" for i in range(6)]
+    await marketplace.seed(marketplace_name, *({"sku": sku, "title": "t", "description": "d"} for sku in skus))
+    update = {"wb": "cards/update", "ozon": "product/import"}[marketplace_name]
+    await marketplace.fault(kind="validation", marketplace=marketplace_name, path_contains=update, sku="S-4", times=0)
+    results = await adapters.get_adapter(marketplace_name).update_cards(
+        [CardUpdate(sku=sku, content=CONTENT) for sku in skus]
+    )
+    assert [(r.sku, r.success) for r in results] == [(sku, sku != "S-4") for sku in skus]
+    assert results[4].error_code == "VALIDATION_ERROR"
+    sent = await marketplace.control("GET", f"/requests?path_contains={update}")
+    assert len(sent) > 2 and sent[0]["status"] == 400  # refused whole, then halved until S-4 stood alone

@@ -66,3 +66,16 @@ def test_cron_jobs_are_registered_in_moscow_time_with_their_own_names():
     # seed: result_expires=86400 -- results of every job and cron run stay readable by id for 24 h
     assert kwargs["keep_result"] == 86_400
     assert {f.keep_result_s for f in kwargs["functions"]} | {c.keep_result_s for c in kwargs["cron_jobs"]} == {86_400}
+
+
+def test_the_plain_arq_command_runs_fewer_jobs_at_once_unless_told_otherwise():
+    from adolf.workers.engine import PLAIN_ARQ_DEFAULT_MAX_JOBS, worker_kwargs
+    from adolf.workers.serialization import JobSerializer
+    from tests.conftest import make_settings
+
+    settings = make_settings()
+    assert worker_kwargs("content_high", settings, REGISTRY, JobSerializer())["max_jobs"] == 5000
+    plain = worker_kwargs("content_high", settings, REGISTRY, JobSerializer(), plain_arq=True)
+    assert plain["max_jobs"] == PLAIN_ARQ_DEFAULT_MAX_JOBS
+    told = make_settings(concurrency={"content_high": 3000})
+    assert worker_kwargs("content_high", told, REGISTRY, JobSerializer(), plain_arq=True)["max_jobs"] == 3000
