@@ -25,7 +25,9 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Histogram
 
 from adolf.adapters.base import CardUpdate, MarketplaceAdapter, Outcome, PreparedCard, PublishResult, chunked
 from adolf.adapters.ratelimit import RateLimiter, patient_waits
@@ -55,14 +57,19 @@ class _Card:
         return self.update.sku
 
 
-@dataclass
-class BatchStats:
-    requests: int = 0
-    cards_sent: int = 0
-    limit_answers: int = 0
-    deferred: int = 0
-    largest_request: int = 0
-    sizes: list[int] = field(default_factory=list)
+BATCH_CARDS = Histogram(
+    "adolf_batch_cards",
+    "Cards per update request (publish jobs of one process share requests)",
+    ["marketplace"],
+    buckets=(1, 5, 10, 50, 100, 500, 1000, 2000, 3000),
+)
+LIMIT_ANSWERS = Counter(
+    "adolf_batch_limit_answers_total", "Update requests the marketplace answered with its rate limit", ["marketplace"]
+)
+DEFERRED = Counter(
+    "adolf_batch_deferred_total", "Cards taken back because their slot was beyond their job's deadline", ["marketplace"]
+)
+LOOP_ERROR_PAUSE = 1.0
 
 
 class CardBatcher:
@@ -70,7 +77,7 @@ class CardBatcher:
         self.adapter = adapter
         self.limiter = limiter
         self.window = window
-        self.stats = BatchStats()
+        self.marketplace = adapter.marketplace.value
         self._gathering: list[_Card] = []
         self._ready: deque[_Card] = deque()
         self._reading = 0
@@ -116,7 +123,7 @@ class CardBatcher:
                 retry_after=max(0.0, card.not_before - now),
             )
             return PublishResult.failed(card.sku, error)
-        self.stats.deferred += 1
+        DEFERRED.labels(self.marketplace).inc()
         if was == "ready":  # come back while the slot this process booked is still ahead, with time to wait for it
             slot_in = self._next_slot_at - now
             delay = max(MIN_DEFER, slot_in - card.budget / 2)
@@ -144,20 +151,28 @@ class CardBatcher:
         ]
 
     async def _reader_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         with patient_waits():
             while True:
                 await self._wake_reader.wait()
                 self._wake_reader.clear()
-                self._gathering = [c for c in self._gathering if c.state == "gathering"]
-                if not self._gathering:
-                    continue
-                if len(self._gathering) < self.adapter.max_batch:  # woken by the first card: gather for a window,
-                    first_due = min(c.send_by for c in self._gathering)  # but never past half a card's time left
-                    await asyncio.sleep(min(self.window, max(0.0, first_due - loop.time()) / 2))
-                batch, self._gathering = [c for c in self._gathering if c.state == "gathering"], []
-                if batch:
-                    self._spawn(self._read(batch))
+                try:
+                    await self._gather_and_read()
+                except Exception:  # the loop must outlive any one batch; the cards stay for the next round
+                    logger.exception("gathering %s cards failed", self.marketplace)
+                    await asyncio.sleep(LOOP_ERROR_PAUSE)
+                    self._wake_reader.set()
+
+    async def _gather_and_read(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._gathering = [c for c in self._gathering if c.state == "gathering"]
+        if not self._gathering:
+            return
+        if len(self._gathering) < self.adapter.max_batch:  # woken by the first card: gather for a window,
+            first_due = min(c.send_by for c in self._gathering)  # but never past half a card's time left
+            await asyncio.sleep(min(self.window, max(0.0, first_due - loop.time()) / 2))
+        batch, self._gathering = [c for c in self._gathering if c.state == "gathering"], []
+        if batch:
+            self._spawn(self._read(batch))
 
     async def _read(self, batch: list[_Card]) -> None:
         by_update = {id(card.update): card for card in batch}
@@ -188,7 +203,7 @@ class CardBatcher:
         try:
             await self.adapter.prepare([card.update for card in batch], ready)
         except Exception as error:
-            logger.exception("preparing %s cards failed", self.adapter.marketplace.value)
+            logger.exception("preparing %s cards failed", self.marketplace)
             for update_id in list(unreported):
                 ready(by_update[update_id].update, error)
         finally:
@@ -202,27 +217,38 @@ class CardBatcher:
             self._reads_done.set()
 
     async def _sender_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         with patient_waits():
             while True:
                 await self._wake_sender.wait()
                 self._wake_sender.clear()
-                self._ready = deque(c for c in self._ready if c.state == "ready")
-                if not self._ready:
-                    continue
-                await self._in_flight.acquire()  # a slow answer holds up no more than its own cards
-                if not self._request_is_full():  # one request per gathering window, unless the last one was full
-                    await asyncio.sleep(max(0.0, self._last_sent_at + self.window - loop.time()))
-                await self._wait_until_allowed(loop)
-                await self._take_slot(loop)
-                chunk = self._take_chunk(loop.time())
-                if chunk:
-                    self._last_sent_at = loop.time()
-                    self._spawn(self._send(chunk))
-                else:
-                    self._in_flight.release()
+                try:
+                    await self._send_next()
+                except Exception:  # e.g. Redis away while booking a slot: the cards wait, the loop goes on
+                    logger.exception("sending %s cards failed before the request", self.marketplace)
+                    await asyncio.sleep(LOOP_ERROR_PAUSE)
                 if self._ready:
                     self._wake_sender.set()
+
+    async def _send_next(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._ready = deque(c for c in self._ready if c.state == "ready")
+        if not self._ready:
+            return
+        await self._in_flight.acquire()  # a slow answer holds up no more than its own cards
+        try:
+            if not self._request_is_full():  # one request per gathering window, unless the last one was full
+                await asyncio.sleep(max(0.0, self._last_sent_at + self.window - loop.time()))
+            await self._wait_until_allowed(loop)
+            await self._take_slot(loop)
+            chunk = self._take_chunk(loop.time())
+        except BaseException:
+            self._in_flight.release()
+            raise
+        if not chunk:
+            self._in_flight.release()
+            return
+        self._last_sent_at = loop.time()
+        self._spawn(self._send(chunk))
 
     async def _wait_until_allowed(self, loop: asyncio.AbstractEventLoop) -> None:
         """Cards that met a limit answer wait for the time it named."""
@@ -281,13 +307,11 @@ class CardBatcher:
             self._in_flight.release()
 
     async def _send_chunk(self, chunk: list[_Card]) -> None:
-        self.stats.requests += 1
-        self.stats.cards_sent += len(chunk)
-        self.stats.largest_request = max(self.stats.largest_request, len(chunk))
+        BATCH_CARDS.labels(self.marketplace).observe(len(chunk))
         try:
             sent = await self.adapter.send([c.prepared for c in chunk if c.prepared is not None], slot_held=True)
         except Exception as error:
-            logger.exception("sending %d %s cards failed", len(chunk), self.adapter.marketplace.value)
+            logger.exception("sending %d %s cards failed", len(chunk), self.marketplace)
             for card in chunk:
                 card.state = "done"
                 if not card.future.done():
@@ -315,8 +339,8 @@ class CardBatcher:
                 continue
             self._finish(card, result)
         if again:
-            self.stats.limit_answers += 1
-            logger.warning("%d %s card(s) met a limit answer and go again", len(again), self.adapter.marketplace.value)
+            LIMIT_ANSWERS.labels(self.marketplace).inc()
+            logger.warning("%d %s card(s) met a limit answer and go again", len(again), self.marketplace)
             self._ready.extendleft(reversed(again))
             self._wake_sender.set()
 
