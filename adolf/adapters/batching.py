@@ -14,8 +14,10 @@ batcher and awaits that card's own result. The batcher
   cards of that request back; the limiter holds everyone off for the time the answer names and they go again.
 
 A job whose card has not been sent when its deadline comes takes it back: waiting for a slot is not a failure, so it
-gets `Deferred` (the job runs again later and that costs no try) unless the marketplace itself kept answering with its
-limit, which is then its RATE_LIMIT. A card already on its way is waited for until the job's answer deadline.
+gets `Deferred` (the job runs again later and that costs no try), unless the marketplace answered that card with its
+limit in this run and still had not let it through by then, which is the marketplace's RATE_LIMIT (a try, retried
+after the time it names). A card already on its way is waited for until the job's answer deadline; a job that stops
+waiting (deadline, cancellation) leaves nothing behind to be sent later.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class _Card:
     budget: float  # how long its job could wait for a slot
     future: asyncio.Future[PublishResult]
     state: str = "gathering"  # gathering -> reading -> ready -> sending -> done; or withdrawn
+    abandoned: bool = False  # its job stopped waiting while it was on its way: never sent again
     prepared: PreparedCard | None = None
     not_before: float = 0.0
     limit_answers: int = 0
@@ -99,22 +102,31 @@ class CardBatcher:
         self._gathering.append(card)
         self._wake_reader.set()
         try:
-            async with asyncio.timeout_at(send_by):
+            return await self._wait(card, answer_by)
+        finally:
+            if not card.future.done() and self._withdraw(card) is None:
+                card.abandoned = True  # on its way; a limit answer will not put it back
+
+    async def _wait(self, card: _Card, answer_by: float) -> PublishResult:
+        try:
+            async with asyncio.timeout_at(card.send_by):
                 return await asyncio.shield(card.future)
         except TimeoutError:
             if card.future.done():
                 return card.future.result()
             was = self._withdraw(card)
             if was is not None:
-                return self._taken_back(card, was, loop.time())
-        except asyncio.CancelledError:
-            self._withdraw(card)
-            raise
+                return self._taken_back(card, was, asyncio.get_running_loop().time())
         try:  # on its way: wait for the marketplace until the answer deadline
             async with asyncio.timeout_at(answer_by):
                 return await asyncio.shield(card.future)
         except TimeoutError:
-            return PublishResult.failed(update.sku, Timeout("soft time limit reached while publishing"))
+            if card.future.done():
+                return card.future.result()
+            was = self._withdraw(card)  # a limit answer put it back, and its time came after the deadline
+            if was is not None:
+                return self._taken_back(card, was, asyncio.get_running_loop().time())
+            return PublishResult.failed(card.sku, Timeout("soft time limit reached while publishing"))
 
     def _taken_back(self, card: _Card, was: str, now: float) -> PublishResult:
         if card.limit_answers:
@@ -128,7 +140,8 @@ class CardBatcher:
             slot_in = self._next_slot_at - now
             delay = max(MIN_DEFER, slot_in - card.budget / 2)
             raise Deferred(f"the next {self.adapter.update_bucket} slot is {slot_in:.1f}s away", delay=delay)
-        raise Deferred(f"{self.adapter.marketplace.value} cards are still being read", delay=DEFER_WHILE_READING)
+        delay = max(MIN_DEFER, min(DEFER_WHILE_READING, card.budget))  # about as long again as it could wait
+        raise Deferred(f"{self.marketplace} cards are still being read", delay=delay)
 
     def _withdraw(self, card: _Card) -> str | None:
         """Take a card back unless it is already on its way; the state it was taken back from, or None."""
@@ -141,8 +154,10 @@ class CardBatcher:
     # --- the two loops -----------------------------------------------------------------------------------------------
 
     def _start(self) -> None:
-        if self._loops:
+        if self._loops and not any(task.done() for task in self._loops):
             return
+        for task in self._loops:
+            task.cancel()
         loop = asyncio.get_running_loop()
         name = f"adolf-batcher-{self.adapter.marketplace.value}"
         self._loops = [
@@ -322,7 +337,15 @@ class CardBatcher:
             self._spawn(self._confirmed(chunk, sent.confirm))
 
     async def _confirmed(self, chunk: list[_Card], confirm: asyncio.Future[dict[str, PublishResult]]) -> None:
-        self._deliver(chunk, await confirm)
+        try:
+            results = await confirm
+        except Exception as error:  # e.g. Redis away while polling: each job gets the error (infra: retried)
+            for card in chunk:
+                card.state = "done"
+                if not card.future.done():
+                    card.future.set_exception(error)
+            return
+        self._deliver(chunk, results)
 
     def _deliver(self, chunk: Sequence[_Card], results: dict[str, PublishResult]) -> None:
         now = asyncio.get_running_loop().time()
@@ -331,7 +354,7 @@ class CardBatcher:
             result = results.get(card.sku)
             if result is None or card.future.done():
                 continue
-            if result.error_code == RateLimited.code:
+            if result.error_code == RateLimited.code and not card.abandoned:
                 card.limit_answers += 1
                 card.not_before = now + (result.retry_after or MIN_DEFER)
                 card.state = "ready"

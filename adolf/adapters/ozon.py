@@ -151,7 +151,8 @@ class OzonAdapter(MarketplaceAdapter):
 
     async def _wait_for(self, task_id: int) -> dict[str, dict[str, Any]]:
         """Poll import/info until no item is pending (or the wait is over). An empty answer or a 404 for a task just
-        created means Ozon has not registered it yet: still pending. A limit answer only makes the next poll wait."""
+        created means Ozon has not registered it yet: still pending. A limit answer or a transient error only makes
+        the next poll wait: the import was accepted, and giving up on it would import the cards again."""
         deadline = time.monotonic() + self.import_wait
         pause = 0.2
         items: dict[str, dict[str, Any]] = {}
@@ -159,7 +160,7 @@ class OzonAdapter(MarketplaceAdapter):
             try:
                 body = await self.http.post(IMPORT_INFO, {"task_id": task_id}, bucket=BUCKET)
                 items = {i["offer_id"]: i for i in ((body or {}).get("result") or {}).get("items") or []}
-            except (NotFound, RateLimited):
+            except (NotFound, RateLimited, ApiError, Timeout):
                 pass
             done = items and all(i.get("status") != "pending" for i in items.values())
             if done or time.monotonic() > deadline:

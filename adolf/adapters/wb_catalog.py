@@ -6,10 +6,14 @@ walking the seller's catalog with the list cursor, 100 cards a page: ceil(catalo
 are wanted. A walk is chosen when more cards are wanted (counting those searched for since the last walk) than it has
 pages.
 
-The walk goes in ascending updatedAt order, so a card updated meanwhile moves ahead of the cursor and is met again
-rather than skipped. It stops as soon as every card wanted so far has been found, resumes from its cursor when more
-are wanted, and what it read is a snapshot later batches reuse for `ttl` seconds. Matching is always exact (vendorCode
-or nmID equal to the id), never a substring hit.
+Walks and searches go in ascending updatedAt order, so a card updated meanwhile moves ahead of the cursor and is met
+again rather than skipped. A walk stops as soon as every card wanted so far has been found, resumes from its cursor
+when more are wanted, and what it read is a snapshot later batches reuse for `ttl` seconds.
+
+Matching is always exact, never a substring hit: a card id is the card's vendorCode (the seller's article, unique per
+seller); only when no card has that vendorCode, an all-digit id may name a card by its nmID (known for sure only once
+a whole walk or every page of a search has been read, so a vendor code that looks like another card's nmID never
+picks that other card).
 """
 
 from __future__ import annotations
@@ -39,8 +43,12 @@ LIMIT_ANSWERS_PER_PAGE = 10
 Card = dict[str, Any]
 
 
-def matches(card: Card, sku: str) -> bool:
-    return card.get("vendorCode") == sku or str(card.get("nmID")) == sku
+def vendor_code(card: Card) -> str:
+    return str(card.get("vendorCode"))
+
+
+def nm_id(card: Card) -> str:
+    return str(card.get("nmID"))
 
 
 @dataclass
@@ -63,7 +71,8 @@ class WbCatalog:
         self.http = http
         self.ttl = ttl
         self.clock = clock
-        self._entries: dict[str, _Entry] = {}  # by vendorCode and by str(nmID)
+        self._by_vendor: dict[str, _Entry] = {}
+        self._by_nm: dict[str, _Entry] = {}
         self._walk: _Walk | None = None
         self._walker: asyncio.Task[None] | None = None
         self._waiting: dict[str, list[asyncio.Future[Card | None]]] = defaultdict(list)
@@ -81,7 +90,7 @@ class WbCatalog:
         for sku in dict.fromkeys(skus):
             future: asyncio.Future[Card | None] = loop.create_future()
             futures[sku] = future
-            entry = self._entries.get(sku)
+            entry = self._by_vendor.get(sku)
             if entry is not None and now - entry.read_at <= max_age:
                 future.set_result(entry.card)
             else:
@@ -102,7 +111,7 @@ class WbCatalog:
         search: dict[str, asyncio.Future[Card | None]] = {}
         open_: dict[str, asyncio.Future[Card | None]] = {}
         for sku, future in wanted.items():
-            entry = self._entries.get(sku)
+            entry = self._by_vendor.get(sku)
             if running and (entry is None or entry.read_at < walk.started_at):  # type: ignore[union-attr]
                 join[sku] = future  # the walk has not met it yet
             elif running or recent:
@@ -174,18 +183,23 @@ class WbCatalog:
         now = self.clock()
         for card in cards:
             entry = _Entry(card, now)
-            for key in (str(card.get("vendorCode")), str(card.get("nmID"))):
-                self._entries[key] = entry
-                for future in self._waiting.pop(key, ()):
-                    if not future.done():
-                        future.set_result(card)
+            self._by_vendor[vendor_code(card)] = entry
+            self._by_nm[nm_id(card)] = entry
+            for future in self._waiting.pop(vendor_code(card), ()):
+                if not future.done():
+                    future.set_result(card)
 
     def _resolve_waiting_with_none(self) -> None:
+        """The walk is complete: whatever is still wanted has no card by vendorCode; an all-digit id may be an nmID
+        the walk met."""
         waiting, self._waiting = self._waiting, defaultdict(list)
-        for futures in waiting.values():
+        walk_started = self._walk.started_at if self._walk is not None else 0.0
+        for sku, futures in waiting.items():
+            entry = self._by_nm.get(sku) if sku.isdecimal() else None
+            found = entry.card if entry is not None and entry.read_at >= walk_started else None
             for future in futures:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(found)
 
     def _fail_waiting(self, error: BaseException) -> None:
         waiting, self._waiting = self._waiting, defaultdict(list)
@@ -214,17 +228,28 @@ class WbCatalog:
             future.set_result(found)
 
     async def search(self, sku: str) -> Card | None:
-        """One card by textSearch, paging through every substring hit until the exact one."""
+        """One card by textSearch, paging through every substring hit until the exact vendorCode (or, with every
+        page read and no such vendorCode, the exact nmID of an all-digit id)."""
         cursor: dict[str, Any] = {"limit": PAGE}
+        by_nm: Card | None = None
         while True:
-            query = {"settings": {"filter": {"textSearch": sku, "withPhoto": -1}, "cursor": cursor}}
+            query = {
+                "settings": {
+                    "sort": {"ascending": True},
+                    "filter": {"textSearch": sku, "withPhoto": -1},
+                    "cursor": cursor,
+                }
+            }
             body = await self._read(query)
             cards = [c for c in (body.get("cards") if isinstance(body, dict) else None) or [] if isinstance(c, dict)]
             self._record(cards)
-            found = next((card for card in cards if matches(card, sku)), None)
-            next_cursor = body.get("cursor") if isinstance(body, dict) else None
-            if found is not None or len(cards) < PAGE or not isinstance(next_cursor, dict):
+            found = next((card for card in cards if vendor_code(card) == sku), None)
+            if found is not None:
                 return found
+            by_nm = by_nm or next((c for c in cards if sku.isdecimal() and nm_id(c) == sku), None)
+            next_cursor = body.get("cursor") if isinstance(body, dict) else None
+            if len(cards) < PAGE or not isinstance(next_cursor, dict):
+                return by_nm
             cursor = {"limit": PAGE, "updatedAt": next_cursor.get("updatedAt"), "nmID": next_cursor.get("nmID")}
 
     async def _book(self) -> float:

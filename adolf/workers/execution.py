@@ -126,8 +126,11 @@ async def _run(spec: JobSpec, job: JobContext, arguments: pydantic.BaseModel) ->
 
 
 async def _defer(job: JobContext, deferral: Deferred, started: float) -> None:
-    """Run again after `deferral.delay`; this run gives its try back."""
-    await refund_try(job.resources.redis, job.job_id)
+    """Run again after `deferral.delay`; this run gives its try back (if Redis lets it: else it costs one)."""
+    try:
+        await refund_try(job.resources.redis, job.job_id)
+    except Exception as refund_error:
+        logger.warning("could not give back the try of deferred job %s: %s", job.job_id, refund_error)
     _log_outcome(job, "deferred", started, retry_in_s=round(deferral.delay, 3), reason=deferral.message)
     raise Retry(defer=deferral.delay) from deferral
 

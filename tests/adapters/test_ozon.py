@@ -75,3 +75,13 @@ async def test_products_are_read_in_pages_of_up_to_1000_and_imported_100_a_reque
     assert len(reads) == 1 and [len(e["skus"]) for e in imports] == [100, 100, 50]
     cards = await ozon.get_cards(skus)
     assert {c.title for c in cards.values()} == {CONTENT.title}
+
+
+async def test_a_transient_error_while_polling_the_import_task_does_not_fail_an_accepted_import(marketplace, adapters):
+    await marketplace.seed("ozon", {"sku": "POLL-1", "title": "t", "description": "d"})
+    await marketplace.fault(kind="server_error", marketplace="ozon", path_contains="import/info", times=1)
+    result = await adapters.get_adapter("ozon").update_card("POLL-1", CONTENT)
+    assert result.success and result.raw_response["item"]["status"] == "imported"
+    polls = await marketplace.control("GET", "/requests?path_contains=import/info")
+    assert polls[0]["status"] == 500 and polls[-1]["status"] == 200
+    assert len(await marketplace.control("GET", "/requests?path_contains=product/import")) == len(polls) + 1

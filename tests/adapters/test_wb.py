@@ -1,3 +1,5 @@
+import asyncio
+
 import orjson
 
 from adolf.adapters import CardContent, CardUpdate
@@ -116,3 +118,35 @@ async def test_many_cards_are_found_by_walking_the_catalog_in_pages_of_100(marke
     assert (
         set(cards) == set(wanted) and len(await marketplace.control("GET", "/requests?path_contains=cards/list")) == 6
     )
+
+
+async def test_a_vendor_code_that_looks_like_another_cards_nm_id_never_picks_that_card(marketplace, adapters):
+    [a] = await marketplace.seed("wb", {"sku": "987654321", "title": "Card A", "description": "A"})
+    await marketplace.seed("wb", {"sku": "B-1", "title": "Card B", "description": "B", "nm_id": 987654321})
+    wb = adapters.get_adapter("wb")  # B's nmID is A's vendor code
+
+    result = await wb.update_card("987654321", CONTENT)
+
+    assert result.success and result.nm_id == str(a["id"])
+    [update] = await marketplace.control("GET", "/requests?path_contains=cards/update")
+    assert "B-1" not in update["skus"]
+    by_nm = await wb.update_card(str(a["id"]), CONTENT)  # no card has A's nmID as vendor code: the nmID names A
+    assert by_nm.success and by_nm.nm_id == str(a["id"])
+
+
+async def test_a_search_pages_oldest_first_so_a_card_updated_meanwhile_is_still_met(marketplace, adapters):
+    await marketplace.seed("wb", {"sku": "Q-1", "title": "Old", "description": "Old"})  # the oldest of its hits
+    await marketplace.seed("wb", *({"sku": f"Q-1{i:03d}", "title": "x", "description": "x"} for i in range(150)))
+    wb = adapters.get_adapter("wb")
+    await marketplace.control("PUT", "/config", {"latency_ms": 300})
+
+    searching = asyncio.create_task(wb.catalog.search("Q-1"))
+    await eventually(lambda: _requests(marketplace, "cards/list"), what="the first page asked for")
+    await marketplace.seed("wb", {"sku": "Q-1", "title": "Touched", "description": "Old"})  # updated in between
+
+    found = await searching
+    assert found is not None and found["vendorCode"] == "Q-1"
+
+
+async def _requests(marketplace, path):
+    return await marketplace.control("GET", f"/requests?path_contains={path}")

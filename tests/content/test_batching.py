@@ -142,3 +142,23 @@ async def test_a_job_whose_slot_is_beyond_its_deadline_is_deferred_without_spend
     assert group.workers["content_high"].jobs_retried >= 1 and info.job_try == 1  # deferred at no cost of a try
     [publication] = await rows.publications(second.id)
     assert (publication["retry_count"], publication["error_code"]) == (0, None)
+
+
+async def test_a_card_put_back_by_a_limit_answer_is_never_sent_after_its_job_stopped_waiting(
+    db, marketplace, client, lane_group, rows, sandbox_server
+):
+    # the 420 comes back after the card's send deadline and names a time past the run's answer deadline
+    await marketplace.seed("ym", {"sku": "ORPH-1", "title": "Old", "description": "Old"})
+    draft = await make_draft(db, marketplace="ym", sku="ORPH-1")
+    await marketplace.control("PUT", "/config", {"latency_ms": 2500})
+    await marketplace.fault(kind="rate_limit", marketplace="ym", path_contains="offer-mappings/update", times=1)
+    settings = make_settings(sandbox_server.url, publish_soft_timeout=3.0, http_timeout=5.0, batch_window=0.02)
+    await lane_group(["content_high"], settings_=settings)
+
+    job = await client.publish_content(draft_id=draft.id, user_id=USER_ID)
+    assert (await job.result(timeout=30))["success"]
+
+    log = await marketplace.control("GET", "/requests?path_contains=offer-mappings/update")
+    assert [e["status"] for e in log] == [420, 200]  # the run that met the 420 left nothing to be sent later
+    [publication] = await rows.publications(draft.id)
+    assert publication["status"] == "published"
