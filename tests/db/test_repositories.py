@@ -79,7 +79,7 @@ async def test_get_pending_for_draft_returns_only_the_publication_in_flight(conn
     pending = await make_publication(conn, draft)
     assert pending.id != failed.id
     assert (await repo.get_pending_for_draft(draft.id)).id == pending.id
-    await repo.update_status(pending.id, PublicationStatus.PROCESSING)
+    await conn.execute("UPDATE publications SET status = 'processing' WHERE id = $1", pending.id)
     assert (await repo.get_pending_for_draft(draft.id)).status == "processing"
 
 
@@ -90,34 +90,6 @@ async def test_create_while_a_publication_is_in_flight_returns_that_one(conn):
     second = await repo.create(draft_id=draft.id, sku=draft.sku, marketplace=draft.marketplace, published_by=USER_ID)
     assert first.id == second.id
     assert await conn.fetchval("SELECT count(*) FROM publications WHERE draft_id = $1", draft.id) == 1
-
-
-async def test_update_status_sets_fields_and_respects_allowed_from(conn, now):
-    draft = await make_draft(conn)
-    repo = PublicationRepository(conn)
-    publication = await make_publication(conn, draft, status=PublicationStatus.PROCESSING)
-    published = await repo.update_status(
-        publication.id,
-        PublicationStatus.PUBLISHED,
-        allowed_from=[PublicationStatus.PROCESSING],
-        nm_id="123456",
-        api_response={"error": False},
-        published_at=now,
-        published_title=draft.title,
-        published_description=draft.description,
-    )
-    assert (published.status, published.nm_id, published.api_response, published.published_at) == (
-        "published",
-        "123456",
-        {"error": False},
-        now,
-    )
-    again = await repo.update_status(
-        publication.id, PublicationStatus.PUBLISHED, allowed_from=[PublicationStatus.PROCESSING]
-    )
-    assert again is None  # a second `published` transition is refused
-    failed = await repo.update_status(publication.id, PublicationStatus.FAILED, error_code="X", error_message="y")
-    assert (failed.status, failed.nm_id, failed.error_code) == ("failed", "123456", "X")
 
 
 async def _claim(repo, draft, ref):

@@ -45,17 +45,18 @@ async def make_publication(
     published_at: datetime | None = None,
     **fields: Any,
 ) -> Publication:
+    """A publication of `draft` put straight into `status` (with `fields`), as if jobs had brought it there."""
     repo = PublicationRepository(db)
     publication = await repo.create(
         draft_id=draft.id, sku=draft.sku, marketplace=draft.marketplace, published_by=draft.user_id
     )
-    if status != PublicationStatus.PENDING or published_at or fields:
-        publication = await repo.update_status(  # type: ignore[assignment]
-            publication.id,
-            status,
-            published_at=published_at,
-            published_title=fields.pop("published_title", draft.title if published_at else None),
-            published_description=fields.pop("published_description", draft.description if published_at else None),
-            **fields,
-        )
-    return publication
+    values = {
+        "status": status,
+        "published_at": published_at,
+        "published_title": draft.title if published_at else None,
+        "published_description": draft.description if published_at else None,
+        **fields,
+    }
+    assignments = ", ".join(f"{column} = ${index}" for index, column in enumerate(values, start=2))
+    await db.execute(f"UPDATE publications SET {assignments} WHERE id = $1", publication.id, *values.values())
+    return await repo.get_by_id(publication.id)  # type: ignore[return-value]

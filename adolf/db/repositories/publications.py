@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from adolf.db.repositories.base import Repository
-from adolf.models.content import Marketplace, Publication, PublicationStatus
+from adolf.models.content import Marketplace, Publication
 
 GET_BY_ID = "SELECT * FROM publications WHERE id = $1"
 
@@ -29,36 +28,6 @@ CREATE = """
     INSERT INTO publications (draft_id, sku, marketplace, published_by)
     VALUES ($1, $2, $3, $4)
     ON CONFLICT (draft_id) WHERE status IN ('pending', 'processing') DO NOTHING
-    RETURNING *
-"""
-
-# $3 IS NULL means "from any status"; optional fields keep their value when passed NULL
-UPDATE_STATUS = """
-    UPDATE publications SET
-        status = $2,
-        nm_id = coalesce($4, nm_id),
-        api_response = coalesce($5, api_response),
-        published_at = coalesce($6, published_at),
-        published_title = coalesce($7, published_title),
-        published_description = coalesce($8, published_description),
-        error_code = coalesce($9, error_code),
-        error_message = coalesce($10, error_message),
-        updated_at = now()
-    WHERE id = $1 AND ($3::text[] IS NULL OR status = ANY($3::text[]))
-    RETURNING *
-"""
-
-UPDATE_ERROR = """
-    UPDATE publications
-    SET error_code = $2, error_message = $3, retry_count = $4, updated_at = now()
-    WHERE id = $1
-    RETURNING *
-"""
-
-RESET_RETRY_COUNT = """
-    UPDATE publications
-    SET retry_count = 0, round = round + 1, updated_at = now()
-    WHERE id = $1
     RETURNING *
 """
 
@@ -166,44 +135,6 @@ class PublicationRepository(Repository[Publication]):
         if existing is None:
             raise RuntimeError(f"publication for draft {draft_id} neither created nor found")
         return existing
-
-    async def update_status(
-        self,
-        publication_id: UUID,
-        status: PublicationStatus,
-        *,
-        allowed_from: Sequence[PublicationStatus] | None = None,
-        nm_id: str | None = None,
-        api_response: Any = None,
-        published_at: datetime | None = None,
-        published_title: str | None = None,
-        published_description: str | None = None,
-        error_code: str | None = None,
-        error_message: str | None = None,
-    ) -> Publication | None:
-        """Move to `status` (only from `allowed_from`, when given); None when the row was not in such a state."""
-        return await self._one(
-            UPDATE_STATUS,
-            publication_id,
-            status,
-            None if allowed_from is None else list(allowed_from),
-            nm_id,
-            api_response,
-            published_at,
-            published_title,
-            published_description,
-            error_code,
-            error_message,
-        )
-
-    async def update_error(
-        self, publication_id: UUID, *, error_code: str, error_message: str, retry_count: int
-    ) -> Publication | None:
-        return await self._one(UPDATE_ERROR, publication_id, error_code, error_message, retry_count)
-
-    async def reset_retry_count(self, publication_id: UUID) -> Publication | None:
-        """Zero the retry count and start a new round (a manual retry)."""
-        return await self._one(RESET_RETRY_COUNT, publication_id)
 
     async def claim(
         self, *, draft_id: UUID, sku: str, marketplace: Marketplace, published_by: UUID, job_ref: str
