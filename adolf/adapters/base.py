@@ -45,7 +45,9 @@ class CardUpdate(BaseModel):
 
 
 class PublishResult(BaseModel):
-    """The outcome for one card of an update request. `raw_response` never holds credentials."""
+    """The outcome for one card of an update request. `raw_response` never holds credentials; for a failure it is
+    the marketplace's own account of it (WB additionalErrors, Ozon details, YM errors). `attributes`: the draft's
+    attributes as the marketplace was sent them, by its attribute id (what verification compares)."""
 
     sku: str
     success: bool
@@ -54,6 +56,7 @@ class PublishResult(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     retry_after: float | None = None
+    attributes: dict[str, Any] | None = None
 
     @property
     def recoverable(self) -> bool:
@@ -67,7 +70,7 @@ class PublishResult(BaseModel):
             error_code=error.code,
             error_message=error.message,
             retry_after=error.retry_after,
-            raw_response=raw_response,
+            raw_response=raw_response if raw_response is not None else error.details,
         )
 
 
@@ -78,7 +81,8 @@ class Card(BaseModel):
     nm_id: str | None = None
     title: str
     description: str
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict)  # by the marketplace's attribute id
+    processing: bool = False  # an accepted update is still being applied (YM cardStatus *_PROCESSING)
 
 
 @dataclass(eq=False)
@@ -89,6 +93,7 @@ class PreparedCard:
     update: CardUpdate
     item: dict[str, Any]
     nm_id: str | None = None
+    attributes: dict[str, Any] | None = None  # the draft's attributes as sent, by the marketplace's attribute id
     body: bytes = field(init=False)
 
     def __post_init__(self) -> None:

@@ -4,9 +4,11 @@ marketplace-specific reading of an error answer). Logs carry method, path, statu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,8 @@ class ErrorAnswer:
 
 
 Classifier = Callable[[ErrorAnswer], MarketplaceError]
+# sees every answer's status and headers (YM's X-RateLimit-Resource-* drive its limits)
+Observer = Callable[[str, int, CIMultiDictProxy[str]], Awaitable[None]]
 
 
 def classify_status(
@@ -76,8 +80,12 @@ class MarketplaceHttp:
         account: str,
         limiter: RateLimiter | None,
         classify: Classifier,
+        gate: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
+        observe: Observer | None = None,
     ) -> None:
         self.session = session
+        self.gate = gate or contextlib.nullcontext
+        self.observe = observe
         self.marketplace = marketplace
         self.base_url = base_url.rstrip("/")
         self._auth_headers = dict(auth_headers)
@@ -95,17 +103,36 @@ class MarketplaceHttp:
         slot_held: bool = False,
     ) -> Any:
         """POST JSON (`payload` may be JSON bytes already) after taking a rate-limit slot (unless `slot_held`)."""
+        return await self.request("POST", path, payload, bucket=bucket, params=params, slot_held=slot_held)
+
+    async def get(self, path: str, *, bucket: str, params: Mapping[str, str] | None = None) -> Any:
+        return await self.request("GET", path, None, bucket=bucket, params=params)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        payload: Any,
+        *,
+        bucket: str,
+        params: Mapping[str, str] | None = None,
+        slot_held: bool = False,
+    ) -> Any:
         if self.limiter is not None and not slot_held:
             await self.limiter.acquire(bucket, self.account)
         started = time.monotonic()
-        status, headers, raw = await self._send(path, payload, params)
+        async with self.gate():
+            status, headers, raw = await self._send(method, path, payload, params)
         duration_ms = round((time.monotonic() - started) * 1000, 1)
-        logger.debug("%s POST %s -> %s", self.marketplace, path, status, extra={"duration_ms": duration_ms})
+        logger.debug("%s %s %s -> %s", self.marketplace, method, path, status, extra={"duration_ms": duration_ms})
+        if self.observe is not None:
+            await self.observe(bucket, status, headers)
         if status >= 400:
-            error = self.classify(ErrorAnswer(status, headers, _parse_loose(raw)))
+            error = self._masked(self.classify(ErrorAnswer(status, headers, _parse_loose(raw))))
             logger.info(
-                "%s POST %s -> %s %s",
+                "%s %s %s -> %s %s",
                 self.marketplace,
+                method,
                 path,
                 status,
                 error.code,
@@ -119,16 +146,30 @@ class MarketplaceHttp:
         except orjson.JSONDecodeError:
             raise ApiError(f"{self.marketplace} answered {path} with a body that is not JSON") from None
 
+    def _masked(self, error: MarketplaceError) -> MarketplaceError:
+        """An error answer never carries our credentials on into logs or stored responses."""
+        secrets = [v for v in self._auth_headers.values() if len(v) >= 4]
+        if not any(secret in error.message or secret in str(error.details) for secret in secrets):
+            return error
+        text = orjson.dumps({"message": error.message, "details": error.details}, default=str).decode()
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        masked = orjson.loads(text)
+        error.message, error.details = masked["message"], masked["details"]
+        error.args = (error.message,)
+        return error
+
     async def _send(
-        self, path: str, payload: Any, params: Mapping[str, str] | None
+        self, method: str, path: str, payload: Any, params: Mapping[str, str] | None
     ) -> tuple[int, CIMultiDictProxy[str], bytes]:
-        headers = {**self._auth_headers, "Content-Type": "application/json"}
+        headers = dict(self._auth_headers)
+        data = None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         try:
-            async with self.session.post(
-                self.base_url + path,
-                data=payload if isinstance(payload, bytes) else orjson.dumps(payload),
-                headers=headers,
-                params=params,
+            async with self.session.request(
+                method, self.base_url + path, data=data, headers=headers, params=params
             ) as response:
                 return response.status, response.headers, await response.read()
         except TimeoutError:

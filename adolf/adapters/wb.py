@@ -1,10 +1,12 @@
 """Wildberries Content API (research/marketplaces.md section 1).
 
 An update overwrites the whole card, so each card's current state comes from the seller's catalog (read in pages,
-adolf/adapters/wb_catalog.py) and is sent back whole with our title, description and characteristics, up to 3,000
-cards and 10 MB a request. 200 means accepted, not applied: a card WB rejects later shows up in cards/error/list under
-its vendorCode, which `rejected_cards` reads for sync_publication_status. WB has no keyword field, so SEO tags travel
-in title, description and characteristics only.
+adolf/adapters/wb_catalog.py) and is sent back whole, in exactly the documented fields (nmID, vendorCode, brand,
+title, description, dimensions {length, width, height, weightBrutto}, characteristics [{id, value}], sizes), with our
+title, description and characteristics (typed per the subject's characteristics, adolf/adapters/wb_charcs.py), up to
+3,000 cards and 10 MB a request. 200 means accepted, not applied: a card WB rejects later shows up in
+cards/error/list under its vendorCode, which `rejected_cards` reads for sync_publication_status. WB has no keyword
+field, so SEO tags travel in title, description and characteristics only.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from adolf.adapters.base import (
     Card,
     CardUpdate,
     MarketplaceAdapter,
+    Outcome,
     PreparedCard,
     PublishResult,
     Ready,
@@ -27,6 +32,7 @@ from adolf.adapters.base import (
 )
 from adolf.adapters.http import ErrorAnswer, MarketplaceHttp, classify_status, seconds_header
 from adolf.adapters.wb_catalog import WbCatalog
+from adolf.adapters.wb_charcs import Charc, WbSubjects, characteristics
 from adolf.errors import MarketplaceError, NotFound, RateLimited, ValidationFailed
 from adolf.models.content import Marketplace
 
@@ -42,35 +48,35 @@ def classify(answer: ErrorAnswer) -> MarketplaceError:
     message = (
         body.get("errorText") or body.get("detail") or body.get("title") or str(answer.body or "")
     ) or f"HTTP {answer.status}"
+    extra = body.get("additionalErrors")
+    if extra and extra != message:  # it names the field or the card at fault
+        message = f"{message} ({extra if isinstance(extra, str) else orjson.dumps(extra).decode()})"
     return classify_status(
         answer,
         f"WB: {message}",
         retry_after=seconds_header(answer.headers, "X-Ratelimit-Retry"),
-        details=body.get("additionalErrors"),
+        details=answer.body,
     )
 
 
-def _characteristics(existing: list[dict[str, Any]], attributes: dict[str, Any]) -> list[dict[str, Any]]:
-    """Existing characteristics with our values put in, matched by WB characteristic id or name."""
-    wanted = {str(k): v for k, v in attributes.items()}
-    merged = []
-    for charc in existing:
-        value = wanted.get(str(charc.get("id")), wanted.get(str(charc.get("name")), charc.get("value")))
-        merged.append({"id": charc["id"], "value": value if isinstance(value, list | int | float) else [value]})
-    known = {str(c.get("id")) for c in existing} | {str(c.get("name")) for c in existing}
-    merged += [
-        {"id": int(k), "value": v if isinstance(v, list) else [v]}
-        for k, v in wanted.items()
-        if k.isdecimal() and k not in known
-    ]
-    return merged
+UPDATE_FIELDS = ("nmID", "vendorCode", "brand", "title", "description")
+DIMENSIONS = ("length", "width", "height", "weightBrutto")
+SIZE_FIELDS = ("chrtID", "techSize", "wbSize", "skus")  # a price only goes with a new size
 
 
-def card_for_update(current: dict[str, Any], update: CardUpdate) -> dict[str, Any]:
-    card = {key: current[key] for key in ("nmID", "vendorCode", "brand", "dimensions", "sizes") if key in current}
+def card_for_update(
+    current: dict[str, Any], update: CardUpdate, characteristics: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The whole card as cards/update takes it: what was read, in the documented fields only, with our content."""
+    card = {key: current[key] for key in UPDATE_FIELDS if key in current}
     card["title"] = update.content.title
     card["description"] = update.content.description
-    card["characteristics"] = _characteristics(current.get("characteristics") or [], update.content.attributes)
+    dimensions = current.get("dimensions") or {}
+    card["dimensions"] = {key: dimensions[key] for key in DIMENSIONS if key in dimensions}
+    if characteristics is None:
+        characteristics = [{"id": c["id"], "value": c.get("value")} for c in current.get("characteristics") or []]
+    card["characteristics"] = characteristics
+    card["sizes"] = [{k: size[k] for k in SIZE_FIELDS if k in size} for size in current.get("sizes") or []]
     return card
 
 
@@ -80,7 +86,7 @@ def _as_card(sku: str, found: dict[str, Any]) -> Card:
         nm_id=str(found.get("nmID")),
         title=found.get("title") or "",
         description=found.get("description") or "",
-        attributes={str(c.get("name") or c.get("id")): c.get("value") for c in found.get("characteristics") or []},
+        attributes={str(c.get("id")): c.get("value") for c in found.get("characteristics") or []},
     )
 
 
@@ -94,20 +100,33 @@ class WildberriesAdapter(MarketplaceAdapter):
         self.http = http
         self.account = http.account
         self.catalog = WbCatalog(http, ttl=catalog_ttl)
+        self.subjects = WbSubjects(http)
 
     async def prepare(self, cards: Sequence[CardUpdate], ready: Ready) -> None:
+        """Each card as soon as its catalog page (and, for a draft with attributes, its subject's characteristics)
+        has been read."""
         if not cards:
             return
         futures = self.catalog.lookup([c.sku for c in cards], max_age=self.catalog.ttl)
         all_reported = asyncio.get_running_loop().create_future()
         remaining = len(cards)
 
-        def found(update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]) -> None:
+        def report(update: CardUpdate, outcome: Outcome) -> None:
             nonlocal remaining
-            ready(update, _prepared(update, future))
+            ready(update, outcome)
             remaining -= 1
             if remaining == 0:
                 all_reported.set_result(None)
+
+        def found(update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]) -> None:
+            current = _current(update, future)
+            if not isinstance(current, dict):
+                report(update, current)
+            elif not update.content.attributes:
+                report(update, _prepared(update, current, None))
+            else:
+                charcs = self.subjects.charcs(int(current.get("subjectID") or 0))
+                charcs.add_done_callback(lambda f: report(update, _prepared(update, current, f)))
 
         for update in cards:
             futures[update.sku].add_done_callback(functools.partial(found, update))
@@ -125,13 +144,18 @@ class WildberriesAdapter(MarketplaceAdapter):
                 raise  # nothing named: send_split halves the request to find the bad card
             rest = [c for c in cards if c.sku not in named]
             results = {
-                sku: PublishResult.failed(sku, ValidationFailed(f"WB: {reason}")) for sku, reason in named.items()
+                sku: PublishResult.failed(sku, ValidationFailed(f"WB: {reason}", details=error.details))
+                for sku, reason in named.items()
             }
             sent = await self.send(rest) if rest else Sent()
             return Sent({**results, **sent.results})
         except MarketplaceError as error:
             return Sent({c.sku: PublishResult.failed(c.sku, error) for c in cards})
-        return Sent({c.sku: PublishResult(sku=c.sku, success=True, nm_id=c.nm_id, raw_response=body) for c in cards})
+        results = {
+            c.sku: PublishResult(sku=c.sku, success=True, nm_id=c.nm_id, raw_response=body, attributes=c.attributes)
+            for c in cards
+        }
+        return Sent(results)
 
     async def get_cards(self, skus: Sequence[str]) -> dict[str, Card | None]:
         futures = self.catalog.lookup(skus, max_age=0.0)  # read back now, not from an earlier walk
@@ -172,9 +196,7 @@ class WildberriesAdapter(MarketplaceAdapter):
         await self.catalog.close()
 
 
-def _prepared(
-    update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]
-) -> PreparedCard | PublishResult | BaseException:
+def _current(update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]) -> dict[str, Any] | Outcome:
     error = future.exception()
     if isinstance(error, MarketplaceError):
         return PublishResult.failed(update.sku, error)
@@ -183,7 +205,23 @@ def _prepared(
     current = future.result()
     if current is None:
         return PublishResult.failed(update.sku, NotFound(f"WB has no card {update.sku}"))
-    return PreparedCard(update, card_for_update(current, update), nm_id=str(current.get("nmID")))
+    return current
+
+
+def _prepared(update: CardUpdate, current: dict[str, Any], charcs: asyncio.Future[list[Charc]] | None) -> Outcome:
+    nm_id = str(current.get("nmID"))
+    if charcs is None:
+        return PreparedCard(update, card_for_update(current, update), nm_id=nm_id)
+    error = charcs.exception()
+    if error is not None:
+        return PublishResult.failed(update.sku, error) if isinstance(error, MarketplaceError) else error
+    subject = f"«{current.get('subjectName')}» ({current.get('subjectID')})"
+    existing = current.get("characteristics") or []
+    try:
+        merged, sent = characteristics(existing, update.content.attributes, charcs.result(), subject)
+    except ValidationFailed as refused:
+        return PublishResult.failed(update.sku, refused)
+    return PreparedCard(update, card_for_update(current, update, merged), nm_id=nm_id, attributes=sent)
 
 
 def _named(error: MarketplaceError, cards: Sequence[PreparedCard]) -> dict[str, str]:

@@ -88,6 +88,10 @@ class MarketplaceApi(ABC):
     def too_large(self) -> web.Response:
         return self.validation_error("request body is too large")
 
+    def undecodable(self, message: str) -> web.Response:
+        """The answer to a body that is not JSON."""
+        return self.validation_error(message)
+
     @abstractmethod
     def decorate(self, response: web.StreamResponse, snap: BucketSnapshot) -> None:
         """Add this marketplace's rate-limit headers to an answer."""

@@ -137,7 +137,7 @@ def _guard(call: Call) -> web.Response | None:
     if call.payload_error == "too_large":
         return api.too_large()
     if call.payload_error is not None:
-        return api.validation_error(call.payload_error)
+        return api.undecodable(call.payload_error)
     return None
 
 

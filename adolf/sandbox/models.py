@@ -35,6 +35,7 @@ class SeedCard(BaseModel):
     nm_id: int | None = Field(default=None, gt=0)
     product_id: int | None = Field(default=None, gt=0)
     market_sku: int | None = Field(default=None, gt=0)
+    subject_id: int | None = Field(default=None, gt=0)  # WB subject (category); the sandbox default otherwise
 
 
 @dataclass

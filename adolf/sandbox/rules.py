@@ -10,11 +10,12 @@ logger = logging.getLogger(__name__)
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 SCRIPT_RE = re.compile(r"<script", re.IGNORECASE)
+EMOJI_RE = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: ``kind`` is ``too_long``, ``email``, ``script`` or ``not_text``."""
+    """One broken rule: ``kind`` is ``too_long``, ``email``, ``script``, ``emoji`` or ``not_text``."""
 
     field: str
     kind: str
@@ -29,11 +30,13 @@ class Violation:
             return f"{self.field} must not contain an e-mail address"
         if self.kind == "script":
             return f"{self.field} must not contain <script> tags"
+        if self.kind == "emoji":
+            return f"{self.field} must not contain emoji"
         return f"{self.field} must be a string"
 
 
-def check_text(field: str, value: object, max_len: int) -> list[Violation]:
-    """Check one text field; ``None`` (absent) is fine."""
+def check_text(field: str, value: object, max_len: int, *, emoji: bool = False) -> list[Violation]:
+    """Check one text field; ``None`` (absent) is fine. With ``emoji``, emoji are forbidden characters (WB)."""
     if value is None:
         return []
     if not isinstance(value, str):
@@ -45,4 +48,6 @@ def check_text(field: str, value: object, max_len: int) -> list[Violation]:
         found.append(Violation(field, "email"))
     if SCRIPT_RE.search(value):
         found.append(Violation(field, "script"))
+    if emoji and EMOJI_RE.search(value):
+        found.append(Violation(field, "emoji"))
     return found

@@ -1,4 +1,5 @@
-"""Wildberries Content API: cards update (async apply), cards list, error list."""
+"""Wildberries Content API: cards update (async apply, adolf/sandbox/wb_update.py), cards list, error list, the
+characteristics of a subject."""
 
 from __future__ import annotations
 
@@ -12,19 +13,17 @@ from aiohttp import web
 
 from .base import ApiError, Ctx, Json, MarketplaceApi, Route, as_dict, as_list, json_response
 from .buckets import BucketSnapshot
+from .catalogs import WB_DEFAULT_SUBJECT, WB_NUMBER, WB_SUBJECTS
 from .config import SandboxAccount
 from .models import SeedCard, WbCard, now_iso
-from .rules import Violation, check_text
 from .state import SandboxState, WbErrorBatch
+from .wb_update import content_errors, item_problem, overwrite
 
 logger = logging.getLogger(__name__)
 
 MAX_CARDS = 3000
 MAX_BODY = 10 * 1024 * 1024
 MAX_PAGE = 100
-TITLE_MAX = 60
-DESCRIPTION_MAX = 5000
-FIELD_NAMES = {"title": "Наименование", "description": "Описание"}
 
 
 def envelope(error_text: str = "", additional: Any = None, status: int = 200) -> web.Response:
@@ -55,38 +54,7 @@ def gateway(
     return json_response(body, status=status, headers=headers)
 
 
-def rule_message(violation: Violation) -> str:
-    label = FIELD_NAMES.get(violation.field, violation.field)
-    if violation.kind == "too_long":
-        return f"{label}: превышена максимальная длина {violation.limit} символов ({violation.length})"
-    if violation.kind == "email":
-        return f"{label}: недопустимое содержимое — адрес электронной почты"
-    if violation.kind == "script":
-        return f"{label}: недопустимое содержимое — тег <script>"
-    return f"{label}: значение должно быть строкой"
-
-
 # --- cards/update ---------------------------------------------------------------------------------
-
-
-def _structure_error(index: int, item: Any, state: SandboxState, account: str) -> str | None:
-    if not isinstance(item, dict):
-        return f"card #{index}: must be an object"
-    for field_name, kind in (("nmID", int), ("vendorCode", str), ("sizes", list)):
-        value = item.get(field_name)
-        if not isinstance(value, kind) or isinstance(value, bool) or value == "":
-            return f"card #{index}: field {field_name} is required"
-    for field_name in ("title", "description", "brand"):
-        if field_name in item and not isinstance(item[field_name], str):
-            return f"card #{index}: field {field_name} must be a string"
-    if not all(isinstance(c, dict) and isinstance(c.get("id"), int) for c in as_list(item.get("characteristics"))):
-        return f"card #{index}: characteristics must be objects with an integer id"
-    card = state.wb_by_nm[account].get(item["nmID"])
-    if card is None:
-        return f"card #{index}: nmID {item['nmID']} not found"
-    if card.vendor_code != item["vendorCode"]:
-        return f"card #{index}: vendorCode {item['vendorCode']!r} does not belong to nmID {item['nmID']}"
-    return None
 
 
 def update_cards(ctx: Ctx) -> web.Response:
@@ -99,29 +67,14 @@ def update_cards(ctx: Ctx) -> web.Response:
         raise ApiError(envelope(f"Too many cards in the request: {len(items)} > {MAX_CARDS}", status=400))
     problems = {}
     for index, item in enumerate(items):
-        problem = _structure_error(index, item, ctx.state, ctx.account.name)
+        problem = item_problem(item, ctx.state.wb_by_nm[ctx.account.name])
         if problem is not None:
-            problems[str(as_dict(item).get("vendorCode") or f"#{index}")] = problem
+            problems[str(as_dict(item).get("vendorCode") or f"#{index}")] = f"card #{index}: {problem}"
     if problems:
         raise ApiError(envelope(next(iter(problems.values())), additional=problems, status=400))
     batch, account = copy.deepcopy(items), ctx.account.name
     ctx.state.scheduler.schedule(ctx.state.config.apply_delay_s, lambda: _apply_update(ctx.state, account, batch))
     return envelope()
-
-
-def _overwrite(card: WbCard, item: Json) -> None:
-    names = {c["id"]: c.get("name") for c in card.characteristics}
-    card.title = item.get("title", "")
-    card.description = item.get("description", "")
-    card.characteristics = [
-        {"id": c["id"], "name": names.get(c["id"]) or f"Характеристика {c['id']}", "value": c.get("value")}
-        for c in as_list(item.get("characteristics"))
-    ]
-    if "brand" in item:
-        card.brand = item["brand"]
-    if isinstance(item.get("dimensions"), dict):
-        card.dimensions = {k: v for k, v in item["dimensions"].items() if k != "isValid"}
-    card.updated_at = now_iso()
 
 
 def _apply_update(state: SandboxState, account: str, items: list[Json]) -> None:
@@ -131,14 +84,13 @@ def _apply_update(state: SandboxState, account: str, items: list[Json]) -> None:
         card = state.wb_by_nm[account].get(item["nmID"])
         if card is None:
             continue
-        violations = check_text("title", item.get("title"), TITLE_MAX)
-        violations += check_text("description", item.get("description"), DESCRIPTION_MAX)
-        if violations:
-            failed[card.vendor_code] = [rule_message(v) for v in violations]
+        errors = content_errors(item, card)
+        if errors:
+            failed[card.vendor_code] = errors
             cards[card.vendor_code] = card
             state.counters.cards_rejected["wb"] += 1
             continue
-        _overwrite(card, item)
+        overwrite(card, item, state.ids.chrt_id)
         failed.pop(card.vendor_code, None)
         _forget_errors(state, account, card.vendor_code)
         state.counters.cards_updated["wb"] += 1
@@ -250,6 +202,16 @@ def error_list(ctx: Ctx) -> web.Response:
     return json_response({"data": data, "error": False, "errorText": "", "additionalErrors": None})
 
 
+# --- object/charcs/{subjectId} ---------------------------------------------------------------------------------------
+
+
+def subject_charcs(ctx: Ctx) -> web.Response:
+    raw = ctx.request.match_info.get("subjectId", "")
+    subject = WB_SUBJECTS.get(int(raw)) if raw.isdecimal() else None
+    data = [] if subject is None else [charc.to_wire(subject) for charc in subject.charcs]
+    return json_response({"data": data, "error": False, "errorText": "", "additionalErrors": None})
+
+
 # --- the marketplace ------------------------------------------------------------------------------
 
 
@@ -259,6 +221,8 @@ class WildberriesApi(MarketplaceApi):
         Route("POST", "/content/v2/cards/update", update_cards, "wb.cards_update"),
         Route("POST", "/content/v2/get/cards/list", list_cards, "wb.cards_list"),
         Route("POST", "/content/v2/cards/error/list", error_list, "wb.cards_errors"),
+        # "all other Content methods" share the card list's limit
+        Route("GET", "/content/v2/object/charcs/{subjectId:\\d+}", subject_charcs, "wb.cards_list"),
     )
 
     def identify(self, request: web.Request, state: SandboxState) -> SandboxAccount | web.Response:
@@ -285,6 +249,9 @@ class WildberriesApi(MarketplaceApi):
     def validation_error(self, message: str) -> web.Response:
         return envelope(message, status=400)
 
+    def undecodable(self, message: str) -> web.Response:
+        return web.Response(status=400, text="Request body can not be decoded", content_type="text/plain")
+
     def too_large(self) -> web.Response:
         return gateway(413, "request body too long", "request body must not exceed 10 MB")
 
@@ -306,6 +273,22 @@ class WildberriesApi(MarketplaceApi):
         return [str(text)] if text else []
 
 
+def _seed_characteristics(card: SeedCard, subject_id: int) -> list[Json]:
+    """Seed attributes by characteristic name or id, typed as the subject says."""
+    subject = WB_SUBJECTS[subject_id]
+    characteristics = []
+    for key, value in card.attributes.items():
+        charc = subject.charc(int(key)) if key.isdecimal() else subject.charc_named(key)
+        if charc is None:
+            raise ValueError(f"subject {subject.name} ({subject.id}) has no characteristic {key!r}")
+        if charc.charc_type == WB_NUMBER:
+            typed: Any = value[0] if isinstance(value, list) else value
+        else:
+            typed = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        characteristics.append({"id": charc.id, "name": charc.name, "value": typed})
+    return characteristics
+
+
 def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
     """Create or replace a WB card from a control-API seed entry."""
     old = state.wb[account].get(card.sku)
@@ -313,15 +296,10 @@ def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
     owner = state.wb_by_nm[account].get(nm_id)
     if owner is not None and owner.vendor_code != card.sku:
         raise ValueError(f"nmID {nm_id} already belongs to vendorCode {owner.vendor_code!r}")
+    subject_id = card.subject_id or (old.subject_id if old else WB_DEFAULT_SUBJECT)
+    if subject_id not in WB_SUBJECTS:
+        raise ValueError(f"unknown WB subject {subject_id}; known: {sorted(WB_SUBJECTS)}")
     size = {"chrtID": next(state.ids.chrt_id), "techSize": "0", "wbSize": "", "skus": [f"20{nm_id:011d}"]}
-    characteristics = [
-        {
-            "id": int(key) if key.isdecimal() else 900_000 + index,
-            "name": f"Характеристика {key}" if key.isdecimal() else key,
-            "value": value,
-        }
-        for index, (key, value) in enumerate(card.attributes.items())
-    ]
     new = WbCard(
         nm_id=nm_id,
         imt_id=old.imt_id if old else next(state.ids.imt_id),
@@ -330,9 +308,11 @@ def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
         title=card.title,
         description=card.description,
         brand=card.brand or "Sandbox",
-        characteristics=characteristics,
+        characteristics=_seed_characteristics(card, subject_id),
         sizes=old.sizes if old else [size],
         dimensions={"length": 10, "width": 10, "height": 5, "weightBrutto": 0.3},
+        subject_id=subject_id,
+        subject_name=WB_SUBJECTS[subject_id].name,
     )
     state.put_wb_card(account, new)
     return new.summary()

@@ -1,6 +1,7 @@
 import asyncio
 
 import orjson
+import pytest
 
 from adolf.adapters import CardContent, CardUpdate
 from tests.support.waiting import eventually
@@ -26,7 +27,12 @@ async def test_update_is_accepted_then_applied_and_read_back(marketplace, adapte
     assert result.success and result.nm_id == str(seeded["id"])
     assert result.raw_response == {"data": None, "error": False, "errorText": "", "additionalErrors": {}}
     card = await eventually(lambda: _applied(wb, "WB-1"), what="WB applied the update")
-    assert (card.title, card.description, card.attributes["Цвет"]) == (CONTENT.title, CONTENT.description, ["белый"])
+    assert (card.title, card.description, card.attributes["14177449"]) == (
+        CONTENT.title,
+        CONTENT.description,
+        ["белый"],
+    )
+    assert result.attributes == {"14177449": ["белый"]}  # what was sent, by characteristic id
     sent = [r for r in await marketplace.control("GET", "/requests?marketplace=wb") if r["path"].endswith("update")]
     assert len(sent) == 1 and "WB-1" in sent[0]["skus"]
 
@@ -150,3 +156,66 @@ async def test_a_search_pages_oldest_first_so_a_card_updated_meanwhile_is_still_
 
 async def _requests(marketplace, path):
     return await marketplace.control("GET", f"/requests?path_contains={path}")
+
+
+async def test_a_full_overwrite_leaves_every_field_it_did_not_mean_to_change_as_it_was(marketplace, adapters):
+    seed = {"sku": "KEEP-1", "title": "Old", "description": "Old", "brand": "Acme"}
+    await marketplace.seed("wb", {**seed, "attributes": {"Цвет": "чёрный", "Состав": "хлопок", "Размер": 46}})
+    before = (await marketplace.card("wb", "KEEP-1"))["raw"]
+    wb = adapters.get_adapter("wb")
+
+    result = await wb.update_card("KEEP-1", CardContent(title="New", description="New", attributes={"Цвет": "белый"}))
+
+    assert result.success
+    after = (await eventually(lambda: _changed(marketplace, "KEEP-1"), what="applied"))["raw"]
+    unchanged = ("nmID", "vendorCode", "brand", "dimensions", "sizes", "subjectID")
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+    charcs = {c["name"]: c["value"] for c in after["characteristics"]}
+    assert charcs == {"Цвет": ["белый"], "Состав": ["хлопок"], "Размер": 46}
+
+
+async def _changed(marketplace, sku):
+    card = await marketplace.card("wb", sku)
+    return card if card["title"] == "New" else None
+
+
+async def test_attributes_are_sent_by_characteristic_typed_as_the_subject_says(marketplace, adapters):
+    await marketplace.seed("wb", {"sku": "T-1", "title": "t", "description": "d", "attributes": {"Цвет": "чёрный"}})
+    attributes = {"Цвет": ["белый", "синий"], "54337": "48", "Страна производства": "Россия"}  # name, id, new one
+    wb = adapters.get_adapter("wb")
+
+    result = await wb.update_card("T-1", CONTENT.model_copy(update={"attributes": attributes}))
+
+    assert result.success
+    assert result.attributes == {"14177449": ["белый", "синий"], "54337": 48, "14177451": ["Россия"]}
+    card = await eventually(lambda: _applied(wb, "T-1"), what="applied")
+    assert card.attributes == result.attributes
+    charcs = await marketplace.control("GET", "/requests?path_contains=object/charcs")
+    assert len(charcs) == 1  # a subject's characteristics are read once
+    await wb.update_card("T-1", CONTENT.model_copy(update={"attributes": {"Цвет": "белый"}}))
+    assert len(await marketplace.control("GET", "/requests?path_contains=object/charcs")) == 1
+
+
+@pytest.mark.parametrize(
+    ("attributes", "named"),
+    [
+        ({"Форма": "круглая"}, "'Форма'"),  # the subject has no such characteristic
+        ({"Размер": "большой"}, "'Размер' takes one number"),
+        ({"Страна производства": ["Россия", "Китай"]}, "at most 1 value"),
+        ({"Устаревшая характеристика": "x"}, "not used"),
+    ],
+)
+async def test_an_attribute_wb_cannot_take_fails_its_card_at_once_naming_it(attributes, named, marketplace, adapters):
+    await marketplace.seed("wb", {"sku": "A-1", "title": "t", "description": "d"})
+    result = await adapters.get_adapter("wb").update_card("A-1", CONTENT.model_copy(update={"attributes": attributes}))
+    assert (result.success, result.error_code) == (False, "VALIDATION_ERROR")
+    assert named in result.error_message
+    assert await marketplace.control("GET", "/requests?path_contains=cards/update") == []  # never sent
+
+
+async def test_a_refusal_keeps_wbs_additional_errors_whole(marketplace, adapters):
+    await marketplace.seed("wb", {"sku": "E-1", "title": "t", "description": "d"})
+    await marketplace.fault(kind="validation", marketplace="wb", path_contains="cards/update", times=0)
+    result = await adapters.get_adapter("wb").update_card("E-1", CONTENT)
+    assert result.error_code == "VALIDATION_ERROR" and "injected validation fault" in result.error_message
+    assert result.raw_response["errorText"] == "sandbox: injected validation fault"

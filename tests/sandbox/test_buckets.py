@@ -46,7 +46,7 @@ def test_inflight_cap_and_max_seen() -> None:
 
 async def test_apply_lands_on_time_without_further_requests(client: Client, sandbox: SandboxServer) -> None:
     [card] = await client.seed("wb", {"sku": "T-1", "title": "before"})
-    update = [{"nmID": card["id"], "vendorCode": "T-1", "sizes": [], "title": "after"}]
+    update = [{"nmID": card["id"], "vendorCode": "T-1", "sizes": card["raw"]["sizes"], "title": "after"}]
     assert (await client.wb("/content/v2/cards/update", update))[0] == 200
     started = time.monotonic()
 

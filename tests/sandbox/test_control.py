@@ -32,11 +32,11 @@ async def test_health_and_unknown_card(client: Client) -> None:
 
 
 async def test_seed_assigns_ids_per_marketplace(client: Client) -> None:
-    [wb] = await client.seed("wb", {"sku": "S-1", "title": "T", "description": "D", "attributes": {"7": "v"}})
+    [wb] = await client.seed("wb", {"sku": "S-1", "title": "T", "description": "D", "attributes": {"Цвет": "v"}})
     [wb_fixed] = await client.seed("wb", {"sku": "S-2", "title": "T", "nm_id": 123456})
     [oz] = await client.seed("ozon", {"sku": "S-1", "title": "T", "description": "D"})
     [ym] = await client.seed("ym", {"sku": "S-1", "title": "T", "description": "D", "attributes": {"15": "red"}})
-    assert wb["id"] > 0 and wb_fixed["id"] == 123456 and wb["attributes"] == {"7": "v"}
+    assert wb["id"] > 0 and wb_fixed["id"] == 123456 and wb["attributes"] == {"14177449": ["v"]}
     assert wb["raw"]["sizes"][0]["chrtID"] > 0
     assert oz["id"] > 0 and oz["raw"]["sku"] > 0 and oz["description"] == "D"
     assert ym["id"] > 0 and ym["raw"]["mapping"]["marketSku"] == ym["id"] and ym["attributes"] == {"15": "red"}
@@ -100,7 +100,8 @@ async def test_counters_and_request_log_never_hold_secrets(client: Client) -> No
 async def test_reset_clears_everything_but_config(client: Client) -> None:
     await client.control("PUT", "/config", {"latency_ms": 1, "rate_limits": {"ozon.global": "1/60:1"}})
     [card] = await client.seed("wb", {"sku": "R-1", "title": "t"})
-    await client.wb("/content/v2/cards/update", [{"nmID": card["id"], "vendorCode": "R-1", "sizes": [], "title": "n"}])
+    update = {"nmID": card["id"], "vendorCode": "R-1", "sizes": card["raw"]["sizes"], "title": "n"}
+    assert (await client.wb("/content/v2/cards/update", [update]))[0] == 200
     await client.ozon("/v3/product/info/list", {"offer_id": ["x"]})
     assert (await client.ozon("/v3/product/info/list", {"offer_id": ["x"]}))[0] == 429
     await client.fault(kind="server_error", times=0, marketplace="ym")

@@ -144,7 +144,7 @@ async def test_matching_by_sku_path_marketplace_times_and_probability(client: Cl
 async def test_fault_matches_update_payload_ids(client: Client) -> None:
     [card] = await client.seed("wb", {"sku": "V-1", "title": "t"})
     await client.fault(kind="validation", sku="V-1")
-    update = [{"nmID": card["id"], "vendorCode": "V-1", "sizes": [], "title": "new"}]
+    update = [{"nmID": card["id"], "vendorCode": "V-1", "sizes": card["raw"]["sizes"], "title": "new"}]
     assert (await client.wb("/content/v2/cards/update", update))[0] == 400
     assert (await client.wb("/content/v2/cards/update", update))[0] == 200
     status, body, _ = await client.call("POST", "/__sandbox/faults", json={"kind": "nonsense"})
