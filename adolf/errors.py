@@ -8,6 +8,7 @@ Our exception hierarchy::
     │   ├── RateLimited               RATE_LIMIT      yes   (retry_after from the marketplace's headers)
     │   ├── Timeout                   TIMEOUT         yes
     │   ├── ApiError                  API_ERROR       yes   (5xx, connection reset, malformed body)
+    │   ├── QuotaExhausted            DAILY_QUOTA     waited out: the job runs again when the quota resets
     │   ├── ValidationFailed          VALIDATION_ERROR no   (400/413/422, rejected content)
     │   ├── NotFound                  NOT_FOUND       no
     │   └── AuthFailed                AUTH_ERROR      no    (401/403, Ozon's 404 "Invalid Api-Key")
@@ -73,6 +74,13 @@ class ApiError(MarketplaceError):
     recoverable = True
 
 
+class QuotaExhausted(MarketplaceError):
+    """A daily quota (Ozon's product updates) is used up until `retry_after`: the card waits it out, costing no try."""
+
+    code = "DAILY_QUOTA"
+    recoverable = True
+
+
 class ValidationFailed(MarketplaceError):
     """The marketplace rejected the request or the card's content."""
 
@@ -135,7 +143,7 @@ class Deferred(AdolfError):
 
 
 MARKETPLACE_ERRORS: dict[str, type[MarketplaceError]] = {
-    cls.code: cls for cls in (RateLimited, Timeout, ApiError, ValidationFailed, NotFound, AuthFailed)
+    cls.code: cls for cls in (RateLimited, Timeout, ApiError, QuotaExhausted, ValidationFailed, NotFound, AuthFailed)
 }
 
 

@@ -60,7 +60,14 @@ def server_urls() -> tuple[str, str]:
 # generous limits on both sides, so only tests about rate limits meet them
 ROOMY_LIMITS = {bucket: "1000/1:1000" for bucket in DOCUMENTED_RATE_LIMITS}
 SANDBOX_ACCOUNT = SandboxAccount()
-SANDBOX_DEFAULTS = {"latency_ms": 0, "apply_delay_s": 0.05, "timeout_fault_delay_s": 5, "rate_limits": ROOMY_LIMITS}
+SANDBOX_DEFAULTS = {
+    "latency_ms": 0,
+    "apply_delay_s": 0.05,
+    "timeout_fault_delay_s": 5,
+    "rate_limits": ROOMY_LIMITS,
+    "ym_max_parallel": 4,
+    "ozon_daily_update_limit": 100_000,
+}
 
 
 def marketplace_settings(url: str) -> dict[str, object]:

@@ -33,7 +33,7 @@ from prometheus_client import Counter, Histogram
 
 from adolf.adapters.base import CardUpdate, MarketplaceAdapter, Outcome, PreparedCard, PublishResult, chunked
 from adolf.adapters.ratelimit import RateLimiter, patient_waits
-from adolf.errors import Deferred, RateLimited, Timeout
+from adolf.errors import Deferred, QuotaExhausted, RateLimited, Timeout
 
 logger = logging.getLogger(__name__)
 
@@ -353,6 +353,11 @@ class CardBatcher:
         for card in chunk:
             result = results.get(card.sku)
             if result is None or card.future.done():
+                continue
+            if result.error_code == QuotaExhausted.code:  # a daily quota is waited out, never a try
+                card.state = "done"
+                delay = result.retry_after or DEFER_WHILE_READING
+                card.future.set_exception(Deferred(result.error_message or "quota used up", delay=delay))
                 continue
             if result.error_code == RateLimited.code and not card.abandoned:
                 card.limit_answers += 1

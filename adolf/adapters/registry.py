@@ -118,7 +118,8 @@ def _ozon(settings: Settings, session: aiohttp.ClientSession, limiter: RateLimit
         limiter=limiter,
         classify=ozon.classify,
     )
-    return ozon.OzonAdapter(http, import_wait=settings.ozon_import_wait)
+    redis = limiter.redis if limiter is not None else None
+    return ozon.OzonAdapter(http, import_wait=settings.ozon_import_wait, redis=redis)
 
 
 def _yandex_market(

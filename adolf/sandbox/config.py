@@ -31,6 +31,7 @@ class SandboxConfig(BaseModel):
     apply_delay_s: float = Field(default=0.5, ge=0)
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DOCUMENTED_RATE_LIMITS))
     ym_max_parallel: int = Field(default=4, ge=1)
+    ozon_daily_update_limit: int = Field(default=100_000, ge=0)  # products a day (/v4/product/info/limit)
     accounts: list[SandboxAccount] = Field(default_factory=lambda: [SandboxAccount()])
     timeout_fault_delay_s: float = Field(default=30, ge=0)
 

@@ -21,7 +21,14 @@ from .state import MARKETPLACES, SandboxState
 logger = logging.getLogger(__name__)
 
 PREFIX = "/__sandbox"
-MUTABLE_CONFIG = {"latency_ms", "apply_delay_s", "rate_limits", "ym_max_parallel", "timeout_fault_delay_s"}
+MUTABLE_CONFIG = {
+    "latency_ms",
+    "apply_delay_s",
+    "rate_limits",
+    "ym_max_parallel",
+    "timeout_fault_delay_s",
+    "ozon_daily_update_limit",
+}
 SEEDERS: dict[str, Callable[[SandboxState, str, SeedCard], Json]] = {
     "wb": wb.seed,
     "ozon": ozon.seed,

@@ -17,6 +17,14 @@ Json = dict[str, Any]
 OZON_NAME_ATTR = 4180
 OZON_DESCRIPTION_ATTR = 4191
 OZON_HASHTAGS_ATTR = 23171
+# which of a product's import fields each Ozon read returns (research/marketplaces.md 2.3)
+INFO_LIST_FIELDS = frozenset(
+    {"price", "old_price", "currency_code", "vat", "images", "primary_image", "color_image", "images360"}
+)
+ATTRIBUTES_FIELDS = frozenset(
+    {"barcode", "depth", "width", "height", "dimension_unit", "weight", "weight_unit", "images", "primary_image",
+     "color_image", "pdf_list"}
+)  # fmt: skip
 
 
 def now_iso() -> str:
@@ -36,6 +44,7 @@ class SeedCard(BaseModel):
     product_id: int | None = Field(default=None, gt=0)
     market_sku: int | None = Field(default=None, gt=0)
     subject_id: int | None = Field(default=None, gt=0)  # WB subject (category); the sandbox default otherwise
+    fields: dict[str, Any] = Field(default_factory=dict)  # Ozon: import fields stored with the product (vat, price…)
 
 
 @dataclass
@@ -97,16 +106,17 @@ class OzonProduct:
     updated_at: str = field(default_factory=now_iso)
 
     def info(self) -> Json:
-        """Item of ``/v3/product/info/list`` (no description there)."""
+        """Item of ``/v3/product/info/list``: prices and images, no description, no dimensions."""
+        extra = {k: copy.deepcopy(v) for k, v in self.extra.items() if k in INFO_LIST_FIELDS}
         return {
-            **copy.deepcopy(self.extra),
+            **extra,
             "id": self.product_id,
             "offer_id": self.offer_id,
             "name": self.name,
             "sku": self.sku,
             "description_category_id": self.description_category_id,
             "type_id": self.type_id,
-            "barcodes": self.extra.get("barcodes", []),
+            "barcodes": [self.extra["barcode"]] if self.extra.get("barcode") else [],
             "is_archived": False,
             "errors": [],
             "statuses": {"status": "price_sent", "moderate_status": "approved"},
@@ -115,9 +125,10 @@ class OzonProduct:
         }
 
     def with_attributes(self) -> Json:
-        """Item of ``/v4/product/info/attributes``."""
+        """Item of ``/v4/product/info/attributes``: attributes, dimensions, images, no prices."""
+        extra = {k: copy.deepcopy(v) for k, v in self.extra.items() if k in ATTRIBUTES_FIELDS}
         return {
-            **copy.deepcopy(self.extra),
+            **extra,
             "id": self.product_id,
             "offer_id": self.offer_id,
             "sku": self.sku,
@@ -125,8 +136,8 @@ class OzonProduct:
             "type_id": self.type_id,
             "description_category_id": self.description_category_id,
             "attributes": copy.deepcopy(self.attributes),
-            "complex_attributes": [],
-            "barcodes": self.extra.get("barcodes", []),
+            "complex_attributes": copy.deepcopy(self.extra.get("complex_attributes", [])),
+            "barcodes": [self.extra["barcode"]] if self.extra.get("barcode") else [],
         }
 
     def summary(self) -> Json:

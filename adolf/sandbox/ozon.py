@@ -1,4 +1,5 @@
-"""Ozon Seller API: product import (task + async apply), import info, product reads."""
+"""Ozon Seller API: product import (full, task + async apply; adolf/sandbox/ozon_import.py), import info, product
+reads, category attributes and their dictionaries, the daily quota."""
 
 from __future__ import annotations
 
@@ -10,26 +11,25 @@ from aiohttp import web
 
 from .base import ApiError, Ctx, Json, MarketplaceApi, Route, as_dict, as_list, json_response, str_ids
 from .buckets import BucketSnapshot
+from .catalogs import OZON_CATEGORIES, OZON_DEFAULT_CATEGORY, OZON_DESCRIPTION_ATTR, OzonAttribute
 from .config import SandboxAccount
-from .models import (
-    OZON_DESCRIPTION_ATTR,
-    OZON_HASHTAGS_ATTR,
-    OZON_NAME_ATTR,
-    OzonProduct,
-    SeedCard,
-    now_iso,
+from .models import OzonProduct, SeedCard, now_iso
+from .ozon_import import (
+    MAX_IMPORT,
+    QUOTA_EXCEEDED,
+    content,
+    item_errors,
+    item_problem,
+    quota_reset_at,
+    silently_dropped,
 )
-from .rules import Violation, check_text
 from .state import OzonTask, OzonTaskItem, SandboxState
 
 logger = logging.getLogger(__name__)
 
-MAX_IMPORT = 100
 MAX_IDS = 1000
-NAME_MAX = 500
-DESCRIPTION_MAX = 6000
+MAX_DICTIONARY_PAGE = 2000
 INVALID_KEY = "Invalid Api-Key, please check the key and try again"
-ATTRIBUTE_NAMES = {OZON_NAME_ATTR: "Название", OZON_DESCRIPTION_ATTR: "Аннотация", OZON_HASHTAGS_ATTR: "#Хештеги"}
 CORE_FIELDS = ("offer_id", "name", "attributes", "description_category_id", "type_id")
 
 
@@ -42,15 +42,6 @@ def bad_request(message: str) -> ApiError:
     return ApiError(rpc_error(400, 3, message))
 
 
-def attr_value(attributes: list[Json], attribute_id: int) -> str | None:
-    """First value of an attribute, as sent in ``attributes[].values[].value``."""
-    for attribute in attributes:
-        if as_dict(attribute).get("id") == attribute_id:
-            values = as_list(attribute.get("values"))
-            return str(as_dict(values[0]).get("value", "")) if values else ""
-    return None
-
-
 # --- /v3/product/import ---------------------------------------------------------------------------
 
 
@@ -61,11 +52,9 @@ def _checked_items(payload: Any) -> list[Json]:
     if len(items) > MAX_IMPORT:
         raise bad_request(f"items: value must contain at most {MAX_IMPORT} items")
     for index, item in enumerate(items):
-        offer_id = as_dict(item).get("offer_id")
-        if not isinstance(offer_id, str | int) or isinstance(offer_id, bool) or str(offer_id) == "":
-            raise bad_request(f"items[{index}].offer_id: value is required")
-        if not isinstance(item.get("attributes", []), list):
-            raise bad_request(f"items[{index}].attributes: value must be an array")
+        problem = item_problem(index, item)
+        if problem is not None:
+            raise bad_request(problem)
     return items
 
 
@@ -92,52 +81,37 @@ def _ids_for(state: SandboxState, account: str, offer_id: str) -> tuple[int, int
     return reserved[offer_id]
 
 
-def _error(violation: Violation) -> Json:
-    attribute_id = OZON_NAME_ATTR if violation.field == "name" else OZON_DESCRIPTION_ATTR
-    code = {"too_long": "TOO_LONG_VALUE", "not_text": "INVALID_VALUE"}.get(violation.kind, "FORBIDDEN_CONTENT")
-    return {
-        "code": code,
-        "message": violation.message,
-        "state": "imported",
-        "level": "error",
-        "description": violation.message,
-        "field": violation.field,
-        "attribute_id": attribute_id,
-        "attribute_name": ATTRIBUTE_NAMES[attribute_id],
-    }
-
-
-def _content(item: Json) -> tuple[str, str, list[Violation]]:
-    attributes = as_list(item.get("attributes"))
-    name = item.get("name") or attr_value(attributes, OZON_NAME_ATTR) or ""
-    description = attr_value(attributes, OZON_DESCRIPTION_ATTR) or ""
-    violations = check_text("name", name, NAME_MAX) + check_text("description", description, DESCRIPTION_MAX)
-    if name == "":
-        violations.append(Violation("name", "not_text"))
-    return str(name), description, violations
-
-
 def _apply_task(state: SandboxState, task: OzonTask, items: list[Json]) -> None:
     products = state.ozon[task.account]
+    kept = []
     for task_item, item in zip(task.items, items, strict=True):
-        name, description, violations = _content(item)
-        if violations:
-            task_item.status, task_item.errors = "failed", [_error(v) for v in violations]
+        if silently_dropped(item):
+            continue  # Ozon's documented oddity: an empty `items` means a wrong category or a missing VAT
+        kept.append(task_item)
+        errors = item_errors(item)
+        if not errors and state.ozon_quota_used[task.account] >= state.config.ozon_daily_update_limit:
+            errors = [QUOTA_EXCEEDED]
+        if errors:
+            task_item.status, task_item.errors = "failed", errors
             state.counters.cards_rejected["ozon"] += 1
             continue
         old = products.get(task_item.offer_id)
-        new = _build(item, name, description, old, _ids_for(state, task.account, task_item.offer_id))
+        new = _build(item, old, _ids_for(state, task.account, task_item.offer_id))
         if old is not None and _same(old, new):
             task_item.status = "skipped"
             continue
         products[task_item.offer_id] = new
         state.ozon_reserved[task.account].pop(task_item.offer_id, None)
+        state.ozon_quota_used[task.account] += 1
         task_item.status = "imported"
         state.counters.cards_updated["ozon"] += 1
+    task.items = kept
 
 
-def _build(item: Json, name: str, description: str, old: OzonProduct | None, ids: tuple[int, int]) -> OzonProduct:
-    product = OzonProduct(
+def _build(item: Json, old: OzonProduct | None, ids: tuple[int, int]) -> OzonProduct:
+    """The product becomes what the import says (a full import): what it leaves out is gone."""
+    name, description = content(item)
+    return OzonProduct(
         product_id=ids[0],
         sku=ids[1],
         offer_id=str(item["offer_id"]),
@@ -145,14 +119,10 @@ def _build(item: Json, name: str, description: str, old: OzonProduct | None, ids
         description=description,
         attributes=as_list(item.get("attributes")),
         extra={k: v for k, v in item.items() if k not in CORE_FIELDS},
+        description_category_id=item["description_category_id"],
+        type_id=item["type_id"],
         created_at=old.created_at if old else now_iso(),
     )
-    for key in ("description_category_id", "type_id"):
-        if isinstance(item.get(key), int):
-            setattr(product, key, item[key])
-        elif old is not None:
-            setattr(product, key, getattr(old, key))
-    return product
 
 
 def _same(old: OzonProduct, new: OzonProduct) -> bool:
@@ -241,6 +211,59 @@ def info_attributes(ctx: Ctx) -> web.Response:
     return json_response(body)
 
 
+# --- categories, dictionaries, quota --------------------------------------------------------------------------------
+
+
+def _category(payload: Json) -> Any:
+    key = (payload.get("description_category_id"), payload.get("type_id"))
+    if not all(isinstance(k, int) and not isinstance(k, bool) for k in key):
+        raise bad_request("description_category_id and type_id: values are required")
+    category = OZON_CATEGORIES.get(key)
+    if category is None:
+        raise bad_request(f"category {key[0]} with type {key[1]} not found")
+    return category
+
+
+def category_attributes(ctx: Ctx) -> web.Response:
+    category = _category(as_dict(ctx.payload))
+    return json_response({"result": [a.to_wire() for a in category.attributes]})
+
+
+def attribute_values(ctx: Ctx) -> web.Response:
+    payload = as_dict(ctx.payload)
+    category = _category(payload)
+    attribute = (
+        category.attribute(payload.get("attribute_id")) if isinstance(payload.get("attribute_id"), int) else None
+    )
+    if attribute is None:
+        raise bad_request("attribute_id: attribute not found in this category")
+    limit = payload.get("limit")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_DICTIONARY_PAGE:
+        raise bad_request(f"limit: value must be from 1 to {MAX_DICTIONARY_PAGE}")
+    after = payload.get("last_value_id") or 0
+    rest = [(i, v) for i, v in attribute.dictionary if i > after]
+    page = rest[:limit]
+    body = {
+        "result": [{"id": i, "value": v, "info": "", "picture": ""} for i, v in page],
+        "has_next": len(rest) > limit,
+    }
+    return json_response(body)
+
+
+def upload_quota(ctx: Ctx) -> web.Response:
+    used, limit, reset_at = (
+        ctx.state.ozon_quota_used[ctx.account.name],
+        ctx.state.config.ozon_daily_update_limit,
+        quota_reset_at(),
+    )
+    body = {
+        "daily_create": {"limit": limit, "usage": 0, "reset_at": reset_at},
+        "daily_update": {"limit": limit, "usage": used, "reset_at": reset_at},
+        "total": {"limit": 1_000_000, "usage": len(ctx.state.ozon[ctx.account.name])},
+    }
+    return json_response(body)
+
+
 # --- the marketplace ------------------------------------------------------------------------------
 
 
@@ -252,6 +275,9 @@ class OzonApi(MarketplaceApi):
         Route("POST", "/v3/product/info/list", info_list, "ozon.global"),
         Route("POST", "/v1/product/info/description", info_description, "ozon.global"),
         Route("POST", "/v4/product/info/attributes", info_attributes, "ozon.global"),
+        Route("POST", "/v1/description-category/attribute", category_attributes, "ozon.global"),
+        Route("POST", "/v1/description-category/attribute/values", attribute_values, "ozon.global"),
+        Route("POST", "/v4/product/info/limit", upload_quota, "ozon.global"),
     )
 
     def identify(self, request: web.Request, state: SandboxState) -> SandboxAccount | web.Response:
@@ -296,19 +322,43 @@ class OzonApi(MarketplaceApi):
         return found
 
 
-def _values(value: Any) -> list[Json]:
-    return [{"dictionary_value_id": 0, "value": str(v)} for v in (value if isinstance(value, list) else [value])]
+SEED_PRODUCT = {
+    "price": "1000",
+    "old_price": "1200",
+    "currency_code": "RUB",
+    "vat": "0.2",
+    "depth": 100,
+    "width": 100,
+    "height": 120,
+    "dimension_unit": "mm",
+    "weight": 350,
+    "weight_unit": "g",
+    "primary_image": "",
+}
+
+
+def _seed_attribute(attribute: OzonAttribute, value: Any) -> Json:
+    values = value if isinstance(value, list) else [value]
+    wire = []
+    for one in values:
+        value_id = attribute.value_id(str(one)) if attribute.dictionary else 0
+        if value_id is None:
+            raise ValueError(f"{attribute.name}: {one!r} is not in its dictionary")
+        wire.append({"dictionary_value_id": value_id, "value": str(one)})
+    return {"complex_id": 0, "id": attribute.id, "values": wire}
 
 
 def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
-    """Create or replace an Ozon product from a control-API seed entry."""
-    attributes = [
-        {"complex_id": 0, "id": int(key), "values": _values(value)}
-        for key, value in card.attributes.items()
-        if key.isdecimal()
-    ]
-    attributes = [a for a in attributes if a["id"] != OZON_DESCRIPTION_ATTR]
-    attributes.append({"complex_id": 0, "id": OZON_DESCRIPTION_ATTR, "values": _values(card.description)})
+    """Create or replace a whole Ozon product (prices, dimensions, required attributes) from a control-API seed."""
+    category = OZON_CATEGORIES[OZON_DEFAULT_CATEGORY]
+    chosen = {85: "Sandbox", 8229: "Кружка", OZON_DESCRIPTION_ATTR: card.description}
+    for key, value in card.attributes.items():
+        attribute = category.attribute(int(key)) if key.isdecimal() else None
+        attribute = attribute or next((a for a in category.attributes if a.name.casefold() == key.casefold()), None)
+        if attribute is None:
+            raise ValueError(f"Ozon category {category.description_category_id} has no attribute {key!r}")
+        chosen[attribute.id] = value
+    attributes = [_seed_attribute(category.attribute(i), v) for i, v in chosen.items()]  # type: ignore[arg-type]
     product_id, sku = _ids_for(state, account, card.sku)
     product = OzonProduct(
         product_id=card.product_id or product_id,
@@ -317,7 +367,14 @@ def seed(state: SandboxState, account: str, card: SeedCard) -> Json:
         name=card.title,
         description=card.description,
         attributes=attributes,
-        extra={"barcodes": [f"OZN{card.sku}"]},
+        extra={
+            **SEED_PRODUCT,
+            "barcode": f"OZN{card.sku}",
+            "images": [f"https://cdn.example/{card.sku}.jpg"],
+            **card.fields,
+        },
+        description_category_id=category.description_category_id,
+        type_id=category.type_id,
     )
     state.ozon[account][card.sku] = product
     state.ozon_reserved[account].pop(card.sku, None)

@@ -173,6 +173,7 @@ class SandboxState:
         self.ozon: dict[str, dict[str, OzonProduct]] = defaultdict(dict)
         self.ozon_tasks: dict[int, OzonTask] = {}
         self.ozon_reserved: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+        self.ozon_quota_used: Counter[str] = Counter()  # products updated today, per account
         self.ym: dict[str, dict[str, YmOffer]] = defaultdict(dict)
         self.counters = Counters()
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)

@@ -1,3 +1,5 @@
+import pytest
+
 from adolf.adapters import CardContent, CardUpdate
 
 CONTENT = CardContent(
@@ -85,3 +87,71 @@ async def test_a_transient_error_while_polling_the_import_task_does_not_fail_an_
     polls = await marketplace.control("GET", "/requests?path_contains=import/info")
     assert polls[0]["status"] == 500 and polls[-1]["status"] == 200
     assert len(await marketplace.control("GET", "/requests?path_contains=product/import")) == len(polls) + 1
+
+
+async def test_a_full_import_sends_the_whole_product_and_changes_only_what_it_means_to(marketplace, adapters):
+    await marketplace.seed("ozon", {"sku": "W-1", "title": "Old", "description": "Old"})
+    before = (await marketplace.card("ozon", "W-1"))["raw"]
+    ozon = adapters.get_adapter("ozon")
+
+    result = await ozon.update_card(
+        "W-1", CardContent(title="New", description="New", attributes={"Цвет товара": "белый"})
+    )
+
+    assert result.success and result.attributes == {"10096": ["белый"]}
+    after = (await marketplace.card("ozon", "W-1"))["raw"]
+    kept = ("barcode", "depth", "width", "height", "dimension_unit", "weight", "weight_unit", "images", "type_id")
+    assert {k: after.get(k) for k in kept} == {k: before.get(k) for k in kept}
+    listed = (await marketplace.control("GET", "/requests?path_contains=info/list"))[0]
+    assert listed["status"] == 200  # prices were read, and sent back (a full import without them fails or is dropped)
+    colour = next(a for a in after["attributes"] if a["id"] == 10096)
+    assert colour["values"] == [{"dictionary_value_id": 61571, "value": "белый"}]  # the dictionary's own id
+    brand = next(a for a in after["attributes"] if a["id"] == 85)
+    assert brand["values"][0]["dictionary_value_id"] == 126745801  # untouched attributes keep theirs
+
+
+@pytest.mark.parametrize(
+    ("attributes", "named"),
+    [
+        ({"Форма": "круглая"}, "'Форма'"),
+        ({"Цвет товара": "бирюзовый"}, "'бирюзовый' is not one of its values"),
+        ({"Цвет товара": ["белый", "черный", "красный", "синий"]}, "at most 3 value"),
+        ({"Бренд": ["Sandbox", "Нет бренда"]}, "at most 1 value"),
+    ],
+)
+async def test_an_attribute_ozon_cannot_take_fails_its_card_at_once_naming_it(attributes, named, marketplace, adapters):
+    await marketplace.seed("ozon", {"sku": "A-1", "title": "t", "description": "d"})
+    content = CardContent(title="t2", description="d2", attributes=attributes)
+    result = await adapters.get_adapter("ozon").update_card("A-1", content)
+    assert (result.error_code, named in result.error_message) == ("VALIDATION_ERROR", True), result.error_message
+    assert await marketplace.control("GET", "/requests?path_contains=product/import") == []
+
+
+async def test_a_product_ozon_drops_from_its_import_task_is_a_refusal_not_a_timeout(marketplace, adapters):
+    await marketplace.seed("ozon", {"sku": "DROP-1", "title": "t", "description": "d", "fields": {"vat": "0.18"}})
+    result = await adapters.get_adapter("ozon").update_card("DROP-1", CONTENT)
+    assert (result.error_code, result.recoverable) == ("VALIDATION_ERROR", False)
+    assert "missing VAT" in result.error_message
+
+
+async def test_the_daily_quota_is_read_waited_out_and_shared(marketplace, adapters, redis):
+    await marketplace.control("PUT", "/config", {"ozon_daily_update_limit": 2})
+    skus = ["Q-1", "Q-2", "Q-3"]
+    await marketplace.seed("ozon", *({"sku": s, "title": "t", "description": "d"} for s in skus))
+    ozon = adapters.get_adapter("ozon")
+
+    results = await ozon.update_cards([CardUpdate(sku=s, content=CONTENT) for s in skus])
+
+    assert [r.error_code for r in results] == [None, None, "DAILY_QUOTA"]
+    assert 0 < results[2].retry_after <= 86_400 and results[2].recoverable
+    imported = await marketplace.control("GET", "/requests?path_contains=product/import")
+    assert [len(e["skus"]) for e in imported if e["path"].endswith("/import")] == [2]  # the third was never sent
+    again = await ozon.update_card("Q-3", CONTENT)  # any process now knows, without asking Ozon again
+    assert again.error_code == "DAILY_QUOTA" and await redis.exists("adolf:quota:ozon.daily_update:100500")
+
+
+async def test_ozons_rate_limit_code_8_is_recognised_on_any_status(marketplace, adapters):
+    await marketplace.seed("ozon", {"sku": "C8", "title": "t", "description": "d"})
+    await marketplace.fault(kind="rate_limit", marketplace="ozon", path_contains="/product/import", status=400)
+    result = await adapters.get_adapter("ozon").update_card("C8", CONTENT)
+    assert result.error_code == "RATE_LIMIT" and result.retry_after >= 1

@@ -4,6 +4,7 @@ simulator. The documented limits run on a clock ten times faster, the same for t
 import asyncio
 import itertools
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -162,3 +163,25 @@ async def test_a_card_put_back_by_a_limit_answer_is_never_sent_after_its_job_sto
     assert [e["status"] for e in log] == [420, 200]  # the run that met the 420 left nothing to be sent later
     [publication] = await rows.publications(draft.id)
     assert publication["status"] == "published"
+
+
+async def test_a_used_up_ozon_daily_quota_defers_the_job_until_it_resets_at_no_cost_of_a_try(
+    db, marketplace, client, lane_group, rows, documented
+):
+    await marketplace.control("PUT", "/config", {"ozon_daily_update_limit": 1})
+    first, second = await _seed_drafts(db, marketplace, "ozon", ["QUOTA-1", "QUOTA-2"])
+    await lane_group(["content_high"], settings_=documented)
+    assert (await (await client.publish_content(draft_id=first.id, user_id=USER_ID)).result(timeout=20))["success"]
+
+    waiting = await client.publish_content(draft_id=second.id, user_id=USER_ID)
+
+    async def deferred():
+        return (await waiting.status()).value == "deferred"
+
+    await eventually(deferred, timeout=20, what="the second job deferred to the quota's reset")
+    score = await client.redis.zscore("adolf:queue:content_high", waiting.job_id)
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert abs(score / 1000 - midnight.timestamp()) < 5  # when Ozon's counter resets, not a retry ladder step
+    [publication] = await rows.publications(second.id)
+    assert (publication["status"], publication["retry_count"], publication["error_code"]) == ("processing", 0, None)

@@ -13,12 +13,31 @@ DESCRIPTION = "/v1/product/info/description"
 ATTRIBUTES = "/v4/product/info/attributes"
 
 
+WHOLE_PRODUCT = {
+    "description_category_id": 17028922,
+    "type_id": 94765,
+    "price": "100",
+    "old_price": "120",
+    "currency_code": "RUB",
+    "vat": "0.2",
+    "depth": 100,
+    "width": 100,
+    "height": 120,
+    "dimension_unit": "mm",
+    "weight": 350,
+    "weight_unit": "g",
+}
+
+
 def item(offer_id: str, name: str, description: str, **extra: object) -> dict:
+    """A whole product, as a full import must send it."""
     attributes = [
         {"complex_id": 0, "id": 4191, "values": [{"dictionary_value_id": 0, "value": description}]},
         {"complex_id": 0, "id": 23171, "values": [{"dictionary_value_id": 0, "value": "#tag"}]},
+        {"complex_id": 0, "id": 85, "values": [{"dictionary_value_id": 126745801, "value": "Sandbox"}]},
+        {"complex_id": 0, "id": 8229, "values": [{"dictionary_value_id": 94765, "value": "Кружка"}]},
     ]
-    return {"offer_id": offer_id, "name": name, "attributes": attributes, "price": "100", **extra}
+    return {"offer_id": offer_id, "name": name, "attributes": attributes, **WHOLE_PRODUCT, **extra}
 
 
 async def import_and_wait(client: Client, *items: dict) -> list[dict]:
@@ -67,7 +86,7 @@ async def test_import_goes_pending_then_imported_and_reads_back(client: Client) 
     status, body, _ = await client.ozon(ATTRIBUTES, {"filter": {"offer_id": ["OZ-1"]}, "limit": 10})
     [product] = body["result"]
     assert body["total"] == 1 and body["last_id"] == str(seeded["id"])
-    assert {a["id"] for a in product["attributes"]} == {4191, 23171}
+    assert {a["id"] for a in product["attributes"]} == {4191, 23171, 85, 8229}
     assert (await client.card("ozon", "OZ-1"))["description"] == "New <br/> description"
 
 

@@ -13,6 +13,8 @@ from adolf.db.repositories.publications import PublicationRepository
 from adolf.models.content import Draft, DraftStatus, Marketplace, Publication, PublicationStatus
 
 USER_ID = UUID("00000000-0000-4000-8000-000000000001")
+# a colour each marketplace's simulated category knows, by the name it gives it
+DRAFT_ATTRIBUTES = {"wb": {"Цвет": "белый"}, "ozon": {"Цвет товара": "белый"}, "ym": {"Цвет товара": "белый"}}
 
 
 async def make_draft(
@@ -24,7 +26,7 @@ async def make_draft(
         "marketplace": Marketplace.WB,
         "title": "Кружка керамическая 350 мл",
         "description": "Керамическая кружка для чая и кофе. Подходит для посудомоечной машины.",
-        "attributes": {"Цвет": "белый"},
+        "attributes": DRAFT_ATTRIBUTES[str(overrides.get("marketplace", Marketplace.WB))],
         "seo_tags": ["кружка", "керамика"],
         "status": DraftStatus.APPROVED,
         "is_valid": True,
