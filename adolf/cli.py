@@ -12,6 +12,7 @@ import orjson
 import uvloop
 
 from adolf.lanes import LANES
+from adolf.limits import YM_RESOURCE_LIMITS
 from adolf.logs import setup_logging
 from adolf.settings import Settings
 
@@ -148,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="BUCKET=LIMIT/PERIOD:BURST",
-        help="override a rate limit, e.g. wb.cards_update=600/60:10 (repeatable)",
+        help="override a rate limit, e.g. wb.cards_update=600/60:10, or a YM window, e.g. ym.offer_mappings=100/60 "
+        "(repeatable)",
     )
     sandbox.set_defaults(run=cmd_sandbox)
     return parser
@@ -184,8 +186,16 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from adolf.sandbox import SandboxConfig, run_sandbox
 
     limits = dict(item.split("=", 1) for item in args.rate_limit)
-    config = SandboxConfig(host=args.host, port=args.port, latency_ms=args.latency_ms, apply_delay_s=args.apply_delay)
-    config = config.model_copy(update={"rate_limits": {**config.rate_limits, **limits}})
+    windows = {bucket: spec for bucket, spec in limits.items() if bucket in YM_RESOURCE_LIMITS}
+    limits = {bucket: spec for bucket, spec in limits.items() if bucket not in windows}
+    config = SandboxConfig(
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        apply_delay_s=args.apply_delay,
+        rate_limits=limits,
+        ym_limits=windows,
+    )
     run_sandbox(config)
     return 0
 

@@ -1,7 +1,14 @@
 """The marketplaces' documented rate limits (research/marketplaces.md), one spec format for the whole product.
 
 A spec is "LIMIT/PERIOD_SECONDS:BURST": LIMIT requests per PERIOD, in bursts of up to BURST (default 1). The
-client-side limiter and the simulator both read these.
+client-side limiter and the simulator both read DOCUMENTED_RATE_LIMITS (WB per seller account, Ozon per Client-Id).
+
+Yandex Market meters differently: each method, per business, gets AMOUNT units per window of PERIOD seconds, a unit
+being a request or an item of the request's collection, and every answer (2xx and 4xx alike) reports the window in
+its X-RateLimit-Resource-Limit / -Remaining / -Until headers. YM_RESOURCE_LIMITS are the documented amounts
+(getOfferMappings from research 3.5, the others the lowest tier of the official OpenAPI's x-resource-limit-config),
+which the simulator enforces; our client has no table for YM and learns the windows from the headers
+(adolf/adapters/ym_limits.py).
 """
 
 from __future__ import annotations
@@ -14,8 +21,12 @@ DOCUMENTED_RATE_LIMITS: dict[str, str] = {
     "wb.cards_list": "100/60:5",
     "wb.cards_errors": "10/60:5",
     "ozon.global": "50/1:50",
-    "ym.offer_mappings_update": "100/60:10",
-    "ym.offer_mappings": "600/60:20",
+}
+
+YM_RESOURCE_LIMITS: dict[str, str] = {
+    "ym.offer_mappings_update": "5000/60",  # updateOfferMappings: offers sent (req.offerMappings)
+    "ym.offer_mappings": "600/60",  # getOfferMappings: requests (research 3.5)
+    "ym.category_parameters": "100/60",  # getCategoryContentParameters: requests
 }
 
 _SPEC = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*(?::\s*(\d+))?\s*$")

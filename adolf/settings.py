@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adolf.lanes import LANES
 from adolf.limits import DOCUMENTED_RATE_LIMITS, RateSpec
+
+logger = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -48,6 +51,7 @@ class Settings(BaseSettings):
     ym_api_url: str = "https://api.partner.market.yandex.ru"
     ym_api_key: SecretStr | None = None
     ym_business_id: int | None = None
+    ym_max_parallel: int = Field(default=4, ge=1)
     http_timeout: float = 30.0
     ozon_import_wait: float = 30.0
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DOCUMENTED_RATE_LIMITS))
@@ -80,7 +84,10 @@ class Settings(BaseSettings):
     def _merge_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
         for spec in value.values():
             RateSpec.parse(spec)
-        return {**DOCUMENTED_RATE_LIMITS, **value}
+        ignored = sorted(bucket for bucket in value if bucket.startswith("ym."))
+        if ignored:
+            logger.warning("ADOLF_RATE_LIMITS: %s ignored, Yandex Market's limits are read from its headers", ignored)
+        return {**DOCUMENTED_RATE_LIMITS, **{b: s for b, s in value.items() if b not in ignored}}
 
     @field_validator("timezone")
     @classmethod

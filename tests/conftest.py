@@ -23,7 +23,7 @@ from adolf.adapters.ratelimit import RateLimiter
 from adolf.client import AdolfClient
 from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
-from adolf.limits import DOCUMENTED_RATE_LIMITS
+from adolf.limits import DOCUMENTED_RATE_LIMITS, YM_RESOURCE_LIMITS
 from adolf.sandbox import SandboxAccount, SandboxConfig, SandboxServer, start_sandbox
 from adolf.settings import Settings
 from adolf.workers.runner import LaneGroup, connect_redis
@@ -59,6 +59,7 @@ def server_urls() -> tuple[str, str]:
 
 # generous limits on both sides, so only tests about rate limits meet them
 ROOMY_LIMITS = {bucket: "1000/1:1000" for bucket in DOCUMENTED_RATE_LIMITS}
+ROOMY_YM_WINDOWS = {bucket: "100000/60" for bucket in YM_RESOURCE_LIMITS}
 SANDBOX_ACCOUNT = SandboxAccount()
 SANDBOX_DEFAULTS = {
     "latency_ms": 0,
@@ -66,7 +67,9 @@ SANDBOX_DEFAULTS = {
     "timeout_fault_delay_s": 5,
     "rate_limits": ROOMY_LIMITS,
     "ym_max_parallel": 4,
+    "ym_limits": ROOMY_YM_WINDOWS,
     "ozon_daily_update_limit": 100_000,
+    "log_bodies": False,
 }
 
 

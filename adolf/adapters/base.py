@@ -83,6 +83,7 @@ class Card(BaseModel):
     description: str
     attributes: dict[str, Any] = Field(default_factory=dict)  # by the marketplace's attribute id
     processing: bool = False  # an accepted update is still being applied (YM cardStatus *_PROCESSING)
+    rejection: str | None = None  # the marketplace did not accept the last accepted update, and why (YM)
 
 
 @dataclass(eq=False)

@@ -4,13 +4,12 @@ marketplace-specific reading of an error answer). Logs carry method, path, statu
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -40,8 +39,20 @@ class ErrorAnswer:
 
 
 Classifier = Callable[[ErrorAnswer], MarketplaceError]
-# sees every answer's status and headers (YM's X-RateLimit-Resource-* drive its limits)
-Observer = Callable[[str, int, CIMultiDictProxy[str]], Awaitable[None]]
+
+
+class Traffic(Protocol):
+    """A marketplace's own limits beside the shared rate limiter (Yandex Market's, adolf/adapters/ym_limits.py)."""
+
+    def slot(self) -> AbstractAsyncContextManager[Any]:
+        """Held for the duration of one request (a parallel-request cap)."""
+        ...
+
+    async def admit(self, bucket: str, cost: int) -> None:
+        """Before a request of `cost` units is sent."""
+
+    async def observe(self, bucket: str, status: int, headers: Mapping[str, str]) -> None:
+        """Every answer's status and headers."""
 
 
 def classify_status(
@@ -80,12 +91,10 @@ class MarketplaceHttp:
         account: str,
         limiter: RateLimiter | None,
         classify: Classifier,
-        gate: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
-        observe: Observer | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.session = session
-        self.gate = gate or contextlib.nullcontext
-        self.observe = observe
+        self.traffic = traffic
         self.marketplace = marketplace
         self.base_url = base_url.rstrip("/")
         self._auth_headers = dict(auth_headers)
@@ -101,9 +110,11 @@ class MarketplaceHttp:
         bucket: str,
         params: Mapping[str, str] | None = None,
         slot_held: bool = False,
+        cost: int = 1,
     ) -> Any:
-        """POST JSON (`payload` may be JSON bytes already) after taking a rate-limit slot (unless `slot_held`)."""
-        return await self.request("POST", path, payload, bucket=bucket, params=params, slot_held=slot_held)
+        """POST JSON (`payload` may be JSON bytes already) after taking a rate-limit slot (unless `slot_held`);
+        `cost` is what the request spends of an item-metered limit."""
+        return await self.request("POST", path, payload, bucket=bucket, params=params, slot_held=slot_held, cost=cost)
 
     async def get(self, path: str, *, bucket: str, params: Mapping[str, str] | None = None) -> Any:
         return await self.request("GET", path, None, bucket=bucket, params=params)
@@ -117,16 +128,20 @@ class MarketplaceHttp:
         bucket: str,
         params: Mapping[str, str] | None = None,
         slot_held: bool = False,
+        cost: int = 1,
     ) -> Any:
         if self.limiter is not None and not slot_held:
             await self.limiter.acquire(bucket, self.account)
         started = time.monotonic()
-        async with self.gate():
+        if self.traffic is None:
             status, headers, raw = await self._send(method, path, payload, params)
+        else:
+            await self.traffic.admit(bucket, cost)
+            async with self.traffic.slot():
+                status, headers, raw = await self._send(method, path, payload, params)
+            await self.traffic.observe(bucket, status, headers)
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         logger.debug("%s %s %s -> %s", self.marketplace, method, path, status, extra={"duration_ms": duration_ms})
-        if self.observe is not None:
-            await self.observe(bucket, status, headers)
         if status >= 400:
             error = self._masked(self.classify(ErrorAnswer(status, headers, _parse_loose(raw))))
             logger.info(

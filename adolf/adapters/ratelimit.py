@@ -95,6 +95,11 @@ def patient_waits() -> Iterator[None]:
         _patient.reset(token)
 
 
+def waits_patiently() -> bool:
+    """Whether the caller runs inside `patient_waits()`."""
+    return _patient.get()
+
+
 class RateLimiter:
     def __init__(self, redis: Redis, specs: dict[str, str], *, max_wait: float = 20.0) -> None:
         self.redis = redis

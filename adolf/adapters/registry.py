@@ -1,5 +1,6 @@
-"""Builds the three adapters once per process: one aiohttp session per marketplace, one shared rate limiter, and
-one card batcher per marketplace (so every publish job of the process shares its update requests)."""
+"""Builds the three adapters once per process: one aiohttp session per marketplace, one shared rate limiter (and
+Yandex Market's own limits, adolf/adapters/ym_limits.py), and one card batcher per marketplace (so every publish
+job of the process shares its update requests)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from adolf.adapters.base import Card, CardUpdate, MarketplaceAdapter, PreparedCa
 from adolf.adapters.batching import CardBatcher
 from adolf.adapters.http import MarketplaceHttp, new_session
 from adolf.adapters.ratelimit import RateLimiter
+from adolf.adapters.ym_limits import YmTraffic
 from adolf.errors import AuthFailed
 from adolf.models.content import Marketplace
 from adolf.settings import Settings
@@ -127,6 +129,14 @@ def _yandex_market(
 ) -> MarketplaceAdapter:
     if settings.ym_api_key is None or settings.ym_business_id is None:
         return UnconfiguredAdapter(Marketplace.YM, "ADOLF_YM_API_KEY and ADOLF_YM_BUSINESS_ID")
+    traffic = None
+    if limiter is not None:
+        traffic = YmTraffic(
+            limiter.redis,
+            str(settings.ym_business_id),
+            max_parallel=settings.ym_max_parallel,
+            max_wait=limiter.max_wait,
+        )
     http = MarketplaceHttp(
         session,
         marketplace="ym",
@@ -135,5 +145,6 @@ def _yandex_market(
         account=str(settings.ym_business_id),
         limiter=limiter,
         classify=ym.classify,
+        traffic=traffic,
     )
     return ym.YandexMarketAdapter(http, business_id=settings.ym_business_id)

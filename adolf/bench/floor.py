@@ -2,8 +2,9 @@
 design would need under the same limits. Pure arithmetic over the limit table (adolf/limits.py).
 
 A rate-limit bucket with LIMIT requests per PERIOD and a burst of BURST serves N requests, starting full, in
-max(0, N - BURST) * PERIOD / LIMIT seconds. Requests on different buckets go in parallel, so a plan takes as long as
-its slowest bucket.
+max(0, N - BURST) * PERIOD / LIMIT seconds. A Yandex Market window of AMOUNT units per PERIOD serves N units (offers
+for an update, requests otherwise) in (ceil(N / AMOUNT) - 1) * PERIOD seconds. Requests on different buckets go in
+parallel, so a plan takes as long as its slowest bucket.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from adolf.limits import RateSpec
+from adolf.limits import YM_RESOURCE_LIMITS, RateSpec
 
 WB_PAGE = 100  # cards/list page
 WB_BATCH = 3000  # cards/update cards per request
 WB_BODY = 10 * 1024 * 1024  # cards/update body limit
 OZON_READ_IDS = 1000  # /v4/product/info/attributes ids per request
 OZON_BATCH = 100  # /v3/product/import items per request
-YM_BATCH = 100  # offer-mappings/update offers per request
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,20 @@ def bucket_seconds(spec: RateSpec, requests: int) -> float:
     return max(0, requests - spec.burst) * spec.period / spec.limit
 
 
+def window_seconds(spec: RateSpec, units: int) -> float:
+    return max(0, math.ceil(units / spec.limit) - 1) * spec.period
+
+
 def plan_seconds(requests: Counter[str], limits: dict[str, str]) -> float:
-    """How long a plan of requests per bucket takes at best (buckets in parallel)."""
-    return max((bucket_seconds(RateSpec.parse(limits[b]), n) for b, n in requests.items() if n), default=0.0)
+    """How long a plan of requests (units, on a YM window) per bucket takes at best (buckets in parallel)."""
+    return max(
+        (
+            (window_seconds if b in YM_RESOURCE_LIMITS else bucket_seconds)(RateSpec.parse(limits[b]), n)
+            for b, n in requests.items()
+            if n
+        ),
+        default=0.0,
+    )
 
 
 def batched_requests(c: Catalog) -> Counter[str]:
@@ -49,8 +60,8 @@ def batched_requests(c: Catalog) -> Counter[str]:
     if c.marketplace == "ozon":  # read, import, and at least one poll of each import task, all on one bucket
         imports = math.ceil(c.cards / OZON_BATCH)
         return Counter({"ozon.global": math.ceil(c.cards / OZON_READ_IDS) + 2 * imports})
-    if c.marketplace == "ym":  # a partial update needs no read first
-        return Counter({"ym.offer_mappings_update": math.ceil(c.cards / YM_BATCH)})
+    if c.marketplace == "ym":  # a partial update needs no read first; its window counts offers, not requests
+        return Counter({"ym.offer_mappings_update": c.cards})
     raise ValueError(f"unknown marketplace {c.marketplace!r}")
 
 

@@ -42,7 +42,7 @@ from adolf.bench.floor import Catalog, floor_seconds, one_card_per_request_secon
 from adolf.client import AdolfClient
 from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
-from adolf.limits import DOCUMENTED_RATE_LIMITS, scaled
+from adolf.limits import DOCUMENTED_RATE_LIMITS, YM_RESOURCE_LIMITS, scaled
 from adolf.sandbox import SandboxAccount
 from adolf.settings import Settings
 from adolf.workers.runner import connect_redis
@@ -230,7 +230,7 @@ def _worker_env(settings: Settings, database_url: str, redis_url: str, sandbox: 
     env.update(
         ADOLF_DATABASE_URL=database_url,
         ADOLF_REDIS_URL=redis_url,
-        ADOLF_RATE_LIMITS=orjson.dumps(limits).decode(),
+        ADOLF_RATE_LIMITS=orjson.dumps({b: s for b, s in limits.items() if b not in YM_RESOURCE_LIMITS}).decode(),
         ADOLF_WB_CONTENT_URL=sandbox,
         ADOLF_OZON_API_URL=sandbox,
         ADOLF_YM_API_URL=sandbox,
@@ -388,7 +388,8 @@ def _summary(figures: list[MarketplaceRun], limits: dict[str, str]) -> dict[str,
 
 
 async def run_publish_limits(settings: Settings, options: BenchOptions, say: Say) -> dict[str, Any]:
-    limits = scaled(DOCUMENTED_RATE_LIMITS, options.speed) if options.speed != 1 else dict(DOCUMENTED_RATE_LIMITS)
+    documented = {**DOCUMENTED_RATE_LIMITS, **YM_RESOURCE_LIMITS}
+    limits = scaled(documented, options.speed) if options.speed != 1 else documented
     database_url = await _fresh_database(settings)
     redis_url = await _own_redis_database(settings, options.redis_db)
     logs = Path(tempfile.gettempdir())

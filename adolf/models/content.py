@@ -86,6 +86,7 @@ class Publication(Record):
     published_by: UUID
     published_title: str | None
     published_description: str | None
+    published_attributes: dict[str, Any] | None = None
     published_at: datetime | None
     verified_at: datetime | None
     mismatch: dict[str, Any] | None

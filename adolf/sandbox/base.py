@@ -96,6 +96,19 @@ class MarketplaceApi(ABC):
     def decorate(self, response: web.StreamResponse, snap: BucketSnapshot) -> None:
         """Add this marketplace's rate-limit headers to an answer."""
 
+    def admit(
+        self, state: SandboxState, account: SandboxAccount, route: Route, call_payload: Any
+    ) -> tuple[bool, BucketSnapshot]:
+        """Spend this request's share of its rate limit: (granted, the limit's state afterwards)."""
+        return state.limiter.consume(account.name, route.bucket, state.config.rate_spec(route.bucket))
+
+    def peek(self, state: SandboxState, account: SandboxAccount | None, route: Route) -> BucketSnapshot | None:
+        """The limit's state for the answer's headers (None: the answer carries none)."""
+        spec = state.config.rate_spec(route.bucket)
+        if account is None:
+            return BucketSnapshot(capacity=spec.burst, remaining=spec.burst, retry_after_s=1, reset_s=0)
+        return state.limiter.peek(account.name, route.bucket, spec)
+
     def parallel_key(self, request: web.Request, account: SandboxAccount) -> str:
         return f"{self.name}:{account.name}"
 

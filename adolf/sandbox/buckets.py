@@ -88,6 +88,42 @@ class RateLimiter:
             del self._buckets[key]
 
 
+class ResourceWindows:
+    """Yandex Market's resource limits: per key (business) and method, AMOUNT units per window of PERIOD seconds,
+    a unit being a request or an item of the request; refused requests cost nothing."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str], tuple[float, float]] = {}  # (key, bucket) -> (window end, used)
+
+    def _window(self, key: str, bucket: str, spec: RateSpec, now: float) -> tuple[float, float]:
+        end, used = self._windows.get((key, bucket), (0.0, 0.0))
+        return (now + spec.period, 0.0) if now >= end else (end, used)
+
+    def consume(self, key: str, bucket: str, spec: RateSpec, cost: int) -> tuple[bool, BucketSnapshot]:
+        now = time.monotonic()
+        end, used = self._window(key, bucket, spec, now)
+        granted = used + cost <= spec.limit
+        if granted:
+            used += cost
+        self._windows[(key, bucket)] = (end, used)
+        return granted, self._snapshot(spec, end, used, now)
+
+    def peek(self, key: str, bucket: str, spec: RateSpec) -> BucketSnapshot:
+        now = time.monotonic()
+        end, used = self._window(key, bucket, spec, now)
+        return self._snapshot(spec, end, used, now)
+
+    @staticmethod
+    def _snapshot(spec: RateSpec, end: float, used: float, now: float) -> BucketSnapshot:
+        left = max(1, math.ceil(end - now))
+        return BucketSnapshot(
+            capacity=int(spec.limit), remaining=int(spec.limit - used), retry_after_s=left, reset_s=left
+        )
+
+    def reset(self) -> None:
+        self._windows.clear()
+
+
 class InFlight:
     """Concurrent requests per key: ``admitted`` ones (for caps) and all ``seen`` ones."""
 

@@ -6,7 +6,7 @@ import logging
 
 from pydantic import BaseModel, Field, field_validator
 
-from adolf.limits import DOCUMENTED_RATE_LIMITS, RateSpec
+from adolf.limits import DOCUMENTED_RATE_LIMITS, YM_RESOURCE_LIMITS, RateSpec
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +31,11 @@ class SandboxConfig(BaseModel):
     apply_delay_s: float = Field(default=0.5, ge=0)
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DOCUMENTED_RATE_LIMITS))
     ym_max_parallel: int = Field(default=4, ge=1)
+    ym_limits: dict[str, str] = Field(default_factory=lambda: dict(YM_RESOURCE_LIMITS))  # "AMOUNT/PERIOD" windows
     ozon_daily_update_limit: int = Field(default=100_000, ge=0)  # products a day (/v4/product/info/limit)
     accounts: list[SandboxAccount] = Field(default_factory=lambda: [SandboxAccount()])
     timeout_fault_delay_s: float = Field(default=30, ge=0)
+    log_bodies: bool = False  # the request log keeps each request's JSON body and the answer's
 
     @field_validator("rate_limits")
     @classmethod
@@ -41,6 +43,13 @@ class SandboxConfig(BaseModel):
         for spec in value.values():
             RateSpec.parse(spec)
         return {**DOCUMENTED_RATE_LIMITS, **value}
+
+    @field_validator("ym_limits")
+    @classmethod
+    def _check_ym_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for spec in value.values():
+            RateSpec.parse(spec)
+        return {**YM_RESOURCE_LIMITS, **value}
 
     @field_validator("accounts")
     @classmethod
@@ -55,6 +64,9 @@ class SandboxConfig(BaseModel):
 
     def rate_spec(self, bucket: str) -> RateSpec:
         return RateSpec.parse(self.rate_limits[bucket])
+
+    def ym_window(self, bucket: str) -> RateSpec:
+        return RateSpec.parse(self.ym_limits[bucket])
 
 
 class Accounts:

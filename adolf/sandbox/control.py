@@ -28,6 +28,8 @@ MUTABLE_CONFIG = {
     "ym_max_parallel",
     "timeout_fault_delay_s",
     "ozon_daily_update_limit",
+    "ym_limits",
+    "log_bodies",
 }
 SEEDERS: dict[str, Callable[[SandboxState, str, SeedCard], Json]] = {
     "wb": wb.seed,
@@ -109,12 +111,19 @@ async def put_config(request: web.Request) -> web.Response:
     unknown = sorted(set(patch) - MUTABLE_CONFIG)
     if unknown:
         raise BadRequest(f"these settings cannot be changed at run time: {', '.join(unknown)}")
-    limits = patch.get("rate_limits", {})
-    if not isinstance(limits, dict):
-        raise BadRequest("rate_limits must be an object of bucket name -> 'LIMIT/PERIOD:BURST'")
-    merged = {**state.config.model_dump(), **patch, "rate_limits": {**state.config.rate_limits, **limits}}
+    limits, windows = patch.get("rate_limits", {}), patch.get("ym_limits", {})
+    if not isinstance(limits, dict) or not isinstance(windows, dict):
+        raise BadRequest("rate_limits and ym_limits must be objects of bucket name -> 'LIMIT/PERIOD[:BURST]'")
+    merged = {
+        **state.config.model_dump(),
+        **patch,
+        "rate_limits": {**state.config.rate_limits, **limits},
+        "ym_limits": {**state.config.ym_limits, **windows},
+    }
     state.set_config(_validated(SandboxConfig, merged))
     state.limiter.reset(set(limits))
+    if windows:
+        state.ym_windows.reset()
     logger.info("sandbox config changed: %s", patch)
     return json_response(config_json(state.config))
 

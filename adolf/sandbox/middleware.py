@@ -52,6 +52,7 @@ class Call:
     parallel_key: str | None = None
     admitted: bool = True
     snap: BucketSnapshot | None = None
+    answer_body: Any = None  # the answer's JSON, kept when the config says log_bodies
     started: float = field(default_factory=time.monotonic)
     wall_start: float = field(default_factory=time.time)
 
@@ -92,13 +93,10 @@ def _identify(call: Call) -> None:
     call.admitted = state.inflight.enter(call.parallel_key, api.name, call.request_id, cap)
 
 
-def _peek(call: Call) -> BucketSnapshot:
+def _peek(call: Call) -> BucketSnapshot | None:
     if call.snap is not None:
         return call.snap
-    spec = call.state.config.rate_spec(call.binding.route.bucket)
-    if call.account is None:
-        return BucketSnapshot(capacity=spec.burst, remaining=spec.burst, retry_after_s=1, reset_s=0)
-    return call.state.limiter.peek(call.account.name, call.binding.route.bucket, spec)
+    return call.binding.api.peek(call.state, call.account, call.binding.route)
 
 
 async def _fault_answer(call: Call, fault: Fault) -> web.Response | int | None:
@@ -128,10 +126,9 @@ def _guard(call: Call) -> web.Response | None:
     api, route, state = call.binding.api, call.binding.route, call.state
     if call.auth_failure is not None or call.account is None:
         return call.auth_failure or api.auth_error()
-    spec = state.config.rate_spec(route.bucket)
     if not call.admitted:
-        return api.parallel_exceeded(call.request, api.parallel_cap(state) or 0, _peek(call))
-    granted, call.snap = state.limiter.consume(call.account.name, route.bucket, spec)
+        return api.parallel_exceeded(call.request, api.parallel_cap(state) or 0, _peek(call) or FAULT_SNAPSHOT)
+    granted, call.snap = api.admit(state, call.account, route, call.payload)
     if not granted:
         return api.rate_limited(call.snap)
     if call.payload_error == "too_large":
@@ -179,8 +176,17 @@ def _record(call: Call, status: int) -> None:
         "skus": call.skus,
         "duration_ms": duration_ms,
     }
+    if state.config.log_bodies:
+        entry.update(body=call.payload, response=call.answer_body)
     state.request_log.append(entry)
     logger.debug("sandbox %s %s -> %s in %.1f ms", call.request.method, call.request.path, status, duration_ms)
+
+
+def _loose_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 def _drop_connection(request: web.Request) -> web.Response:
@@ -206,8 +212,12 @@ async def sandbox_middleware(request: web.Request, handler: Any) -> web.StreamRe
         answer = await _answer(call, handler)
         if isinstance(answer, int):
             return _drop_connection(request)
-        binding.api.decorate(answer, _peek(call))
+        snap = _peek(call)
+        if snap is not None:
+            binding.api.decorate(answer, snap)
         status = answer.status
+        if state.config.log_bodies and isinstance(answer, web.Response) and isinstance(answer.body, bytes):
+            call.answer_body = _loose_json(answer.body)
         return answer
     except Exception:
         status = 500

@@ -151,15 +151,22 @@ class YmOffer:
     market_sku: int
     market_category_id: int = 91491
     processing: int = 0
+    errors: list[Json] = field(default_factory=list)  # why the last changes were not accepted
 
     @property
     def offer_id(self) -> str:
         return str(self.offer["offerId"])
 
+    @property
+    def card_status(self) -> str:
+        if self.processing:
+            return "HAS_CARD_CAN_UPDATE_PROCESSING"
+        return "HAS_CARD_CAN_UPDATE_ERRORS" if self.errors else "HAS_CARD_CAN_UPDATE"
+
     def to_wire(self) -> Json:
-        status = "HAS_CARD_CAN_UPDATE_PROCESSING" if self.processing else "HAS_CARD_CAN_UPDATE"
-        offer = {"tags": [], "parameterValues": [], "archived": False, **copy.deepcopy(self.offer)}
-        offer["cardStatus"] = status
+        offer = {"tags": [], "archived": False, **copy.deepcopy(self.offer)}
+        offer["marketCategoryId"] = self.market_category_id
+        offer["cardStatus"] = self.card_status
         mapping = {
             "marketSku": self.market_sku,
             "marketSkuName": self.offer.get("name", ""),
@@ -170,9 +177,12 @@ class YmOffer:
         return {"offer": offer, "mapping": mapping}
 
     def summary(self) -> Json:
-        attributes = {str(p.get("parameterId")): p.get("value") for p in self.offer.get("parameterValues", [])}
+        attributes: dict[str, list[Any]] = {}
+        for value in self.offer.get("parameterValues", []):
+            attributes.setdefault(str(value.get("parameterId")), []).append(value.get("value"))
         name, description = self.offer.get("name", ""), self.offer.get("description", "")
-        return _summary(self.offer_id, self.market_sku, name, description, attributes, self.to_wire())
+        summary = _summary(self.offer_id, self.market_sku, name, description, attributes, self.to_wire())
+        return {**summary, "errors": copy.deepcopy(self.errors)}
 
 
 def _summary(sku: str, card_id: int, title: str, description: str, attributes: Json, raw: Json) -> Json:

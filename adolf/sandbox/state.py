@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .buckets import InFlight, RateLimiter
+from .buckets import InFlight, RateLimiter, ResourceWindows
 from .config import Accounts, SandboxConfig
 from .faults import FaultRegistry
 from .models import OzonProduct, WbCard, YmOffer
@@ -154,6 +154,7 @@ class SandboxState:
     def __init__(self, config: SandboxConfig) -> None:
         self.ids = Ids()
         self.limiter = RateLimiter()
+        self.ym_windows = ResourceWindows()
         self.inflight = InFlight()
         self.faults = FaultRegistry()
         self.scheduler = Scheduler()
@@ -184,6 +185,7 @@ class SandboxState:
         self.scheduler.clear()
         self.faults.clear()
         self.limiter.reset()
+        self.ym_windows.reset()
         self.inflight.reset()
         self.release_sleepers()
         self._clear_data()

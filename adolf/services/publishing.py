@@ -180,6 +180,7 @@ async def _published(
             published_at=datetime.now(UTC),
             title=draft.title,
             description=draft.description,
+            attributes=result.attributes,
         )
         if published is not None:
             await DraftRepository(conn).update_status(draft.id, DraftStatus.PUBLISHED)
@@ -206,7 +207,12 @@ async def _try_failed(
     logger.warning("publication error: %s - %s", code, message)
     await reporter.report_error(f"{code}: {message}")
     await PublicationRepository(db).record_try_error(
-        publication.id, job_ref=run.job_ref, error_code=code, error_message=message, retry_count=run.attempt - 1
+        publication.id,
+        job_ref=run.job_ref,
+        error_code=code,
+        error_message=message,
+        retry_count=run.attempt - 1,
+        api_response=result.raw_response,
     )
     raise marketplace_error(code, message, retry_after=result.retry_after)
 

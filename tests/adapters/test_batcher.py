@@ -14,24 +14,24 @@ CONTENT = CardContent(title="Кружка", description="Описание")
 async def test_the_sender_outlives_a_failing_rate_limiter_and_sends_once_it_answers(
     marketplace, build_adapters, redis, caplog
 ):
-    await marketplace.seed("ym", {"sku": "Y-1", "title": "t", "description": "d"})
+    await marketplace.seed("wb", {"sku": "W-1", "title": "t", "description": "d"})
     adapters = build_adapters()
-    batcher = adapters.batcher("ym")
-    key = RateLimiter.key("ym.offer_mappings_update", batcher.adapter.account)
+    batcher = adapters.batcher("wb")
+    key = RateLimiter.key("wb.cards_update", batcher.adapter.account)
     await redis.hset(key, "broken", "1")  # the limiter's script now fails with WRONGTYPE on this bucket
     loop = asyncio.get_running_loop()
-    card = CardUpdate(sku="Y-1", content=CONTENT)
+    card = CardUpdate(sku="W-1", content=CONTENT)
     publishing = asyncio.create_task(batcher.publish(card, send_by=loop.time() + 20, answer_by=loop.time() + 25))
 
     async def sender_failed():
-        return "sending ym cards failed before the request" in caplog.text
+        return "sending wb cards failed before the request" in caplog.text
 
     with caplog.at_level(logging.ERROR):
         await eventually(sender_failed, what="the limiter failure logged")
     await redis.delete(key)
     result = await asyncio.wait_for(publishing, 10)
     assert result.success
-    assert len(await marketplace.control("GET", "/requests?path_contains=offer-mappings/update")) == 1
+    assert len(await marketplace.control("GET", "/requests?path_contains=cards/update")) == 1
 
 
 async def test_a_card_whose_job_is_cancelled_before_it_goes_is_never_sent(marketplace, build_adapters, redis):

@@ -81,13 +81,15 @@ async def test_sync_verifies_flags_mismatches_and_counts_errors(db, marketplace,
     broken = await _published(db, "ym", "YM-BROKEN")
     old = await _published(db, "wb", "OLD")
     await db.execute("UPDATE publications SET published_at = now() - interval '25 hours' WHERE id = $1", old.id)
+    # past WB's 30 minutes to apply: a difference now is a mismatch
+    await db.execute("UPDATE publications SET published_at = now() - interval '31 minutes' WHERE id = $1", diff.id)
     await marketplace.fault(kind="server_error", marketplace="ym", path_contains="offer-mappings", times=0)
 
     job = await client.sync_publication_status()
     await burst(["content_default"])
 
     stats = (await job.result_info()).result
-    assert stats == {"checked": 5, "verified": 2, "mismatched": 1, "errors": 2, "rejected": 0}
+    assert stats == {"checked": 5, "verified": 2, "mismatched": 1, "pending": 0, "errors": 2, "rejected": 0}
     by_id = {p["id"]: p for p in await rows.publications()}
     assert [by_id[p.id]["status"] for p in (ok, oz, diff, missing, broken, old)] == [
         "verified",
@@ -165,6 +167,7 @@ async def test_sync_reads_cards_back_in_pages_not_one_request_per_card(db, marke
         "checked": 450,
         "verified": 450,
         "mismatched": 0,
+        "pending": 0,
         "errors": 0,
         "rejected": 0,
     }

@@ -39,7 +39,7 @@ async def test_seed_assigns_ids_per_marketplace(client: Client) -> None:
     assert wb["id"] > 0 and wb_fixed["id"] == 123456 and wb["attributes"] == {"14177449": ["v"]}
     assert wb["raw"]["sizes"][0]["chrtID"] > 0
     assert oz["id"] > 0 and oz["raw"]["sku"] > 0 and oz["description"] == "D"
-    assert ym["id"] > 0 and ym["raw"]["mapping"]["marketSku"] == ym["id"] and ym["attributes"] == {"15": "red"}
+    assert ym["id"] > 0 and ym["raw"]["mapping"]["marketSku"] == ym["id"] and ym["attributes"] == {"15": ["red"]}
     stored = await client.card("ozon", "S-1")
     assert stored["title"] == "T" and stored["sku"] == "S-1" and stored["marketplace"] == "ozon"
     status, body, _ = await client.call("POST", "/__sandbox/cards", json={"marketplace": "wb", "cards": [{}]})
@@ -187,8 +187,11 @@ def test_defaults_match_the_documented_limits() -> None:
         "wb.cards_list": "100/60:5",
         "wb.cards_errors": "10/60:5",
         "ozon.global": "50/1:50",
-        "ym.offer_mappings_update": "100/60:10",
-        "ym.offer_mappings": "600/60:20",
+    }
+    assert config.ym_limits == {
+        "ym.offer_mappings_update": "5000/60",
+        "ym.offer_mappings": "600/60",
+        "ym.category_parameters": "100/60",
     }
     [account] = config.accounts
     assert account.model_dump() == {

@@ -45,7 +45,7 @@ async def test_auth(client: Client) -> None:
     answers = await call_each(client)
     assert answers["wb"][0] == 401 and answers["wb"][1]["title"] == "unauthorized"
     assert answers["ozon"][0] == 404 and answers["ozon"][1]["message"].startswith("Invalid Api-Key")
-    assert answers["ym"][0] == 401 and answers["ym"][1]["errors"][0]["code"] == "UNAUTHORIZED"
+    assert answers["ym"][0] == 403 and answers["ym"][1]["errors"][0]["code"] == "FORBIDDEN"
 
 
 async def test_rate_limit(client: Client) -> None:

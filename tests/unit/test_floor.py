@@ -3,7 +3,7 @@
 import pytest
 
 from adolf.bench.floor import Catalog, floor_seconds, one_card_per_request_seconds
-from adolf.limits import DOCUMENTED_RATE_LIMITS
+from adolf.limits import DOCUMENTED_RATE_LIMITS, YM_RESOURCE_LIMITS
 
 
 def test_wb_is_bound_by_walking_its_catalog_100_cards_a_page():
@@ -21,8 +21,16 @@ def test_a_large_catalog_makes_updates_the_bound_when_they_outgrow_the_burst():
     assert floor_seconds(cards, {**DOCUMENTED_RATE_LIMITS, "wb.cards_list": "1000/60:5"}) == pytest.approx(30.0)
 
 
-def test_ozon_and_ym_fit_their_bursts_in_batches_but_not_one_card_at_a_time():
-    assert floor_seconds(Catalog("ozon", cards=1000), DOCUMENTED_RATE_LIMITS) == 0.0
-    assert floor_seconds(Catalog("ym", cards=1000), DOCUMENTED_RATE_LIMITS) == 0.0
-    assert one_card_per_request_seconds(Catalog("ozon", cards=1000), DOCUMENTED_RATE_LIMITS) == pytest.approx(59.0)
-    assert one_card_per_request_seconds(Catalog("ym", cards=1000), DOCUMENTED_RATE_LIMITS) == pytest.approx(594.0)
+LIMITS = {**DOCUMENTED_RATE_LIMITS, **YM_RESOURCE_LIMITS}
+
+
+def test_ozon_fits_its_burst_in_batches_but_not_one_card_at_a_time():
+    assert floor_seconds(Catalog("ozon", cards=1000), LIMITS) == 0.0
+    assert one_card_per_request_seconds(Catalog("ozon", cards=1000), LIMITS) == pytest.approx(59.0)
+
+
+def test_ym_windows_count_offers_whatever_the_requests():
+    # 5000 offers a minute: 1000 fit the first window, 12,000 need two more
+    assert floor_seconds(Catalog("ym", cards=1000), LIMITS) == 0.0
+    assert floor_seconds(Catalog("ym", cards=12_000), LIMITS) == pytest.approx(120.0)
+    assert one_card_per_request_seconds(Catalog("ym", cards=12_000), LIMITS) == pytest.approx(120.0)

@@ -54,22 +54,26 @@ TAKE_OVER = """
     RETURNING *
 """
 
+# a success clears what earlier tries of the run met
 MARK_PUBLISHED = """
     UPDATE publications SET
         status = 'published', nm_id = $3, api_response = $4, published_at = $5,
-        published_title = $6, published_description = $7, updated_at = now()
+        published_title = $6, published_description = $7, published_attributes = $8,
+        error_code = NULL, error_message = NULL, updated_at = now()
     WHERE id = $1 AND status = 'processing' AND job_ref = $2
     RETURNING *
 """
 
 MARK_FAILED = """
-    UPDATE publications SET status = 'failed', error_code = $3, error_message = $4, updated_at = now()
+    UPDATE publications SET status = 'failed', error_code = $3, error_message = $4,
+        api_response = COALESCE($5, api_response), updated_at = now()
     WHERE id = $1 AND status IN ('pending', 'processing') AND ($2::text IS NULL OR job_ref = $2)
     RETURNING *
 """
 
 RECORD_TRY_ERROR = """
-    UPDATE publications SET error_code = $3, error_message = $4, retry_count = $5, updated_at = now()
+    UPDATE publications SET error_code = $3, error_message = $4, retry_count = $5, api_response = $6,
+        updated_at = now()
     WHERE id = $1 AND status = 'processing' AND job_ref = $2
     RETURNING *
 """
@@ -157,27 +161,44 @@ class PublicationRepository(Repository[Publication]):
         published_at: datetime,
         title: str,
         description: str,
+        attributes: dict[str, Any] | None = None,
     ) -> Publication | None:
-        """`published`, only by the run processing it; None otherwise."""
+        """`published`, only by the run processing it (its earlier tries' errors cleared); None otherwise."""
         return await self._one(
-            MARK_PUBLISHED, publication_id, job_ref, nm_id, api_response, published_at, title, description
+            MARK_PUBLISHED, publication_id, job_ref, nm_id, api_response, published_at, title, description, attributes
         )
 
     async def mark_failed(
-        self, publication_id: UUID, *, job_ref: str | None, error_code: str, error_message: str
+        self,
+        publication_id: UUID,
+        *,
+        job_ref: str | None,
+        error_code: str,
+        error_message: str,
+        api_response: Any = None,
     ) -> Publication | None:
-        """`failed`, from in flight; only the run `job_ref` when given. None when it was not so."""
-        return await self._one(MARK_FAILED, publication_id, job_ref, error_code, error_message)
+        """`failed`, from in flight; only the run `job_ref` when given. None when it was not so. The marketplace's
+        own account of the failure (`api_response`) replaces the stored one when given."""
+        return await self._one(MARK_FAILED, publication_id, job_ref, error_code, error_message, api_response)
 
     async def mark_rejected(self, publication_id: UUID, *, error_code: str, error_message: str) -> Publication | None:
         """A `published` card the marketplace rejected after accepting it: `failed`. None when it was not published."""
         return await self._one(MARK_REJECTED, publication_id, error_code, error_message)
 
     async def record_try_error(
-        self, publication_id: UUID, *, job_ref: str, error_code: str, error_message: str, retry_count: int
+        self,
+        publication_id: UUID,
+        *,
+        job_ref: str,
+        error_code: str,
+        error_message: str,
+        retry_count: int,
+        api_response: Any = None,
     ) -> Publication | None:
-        """What this try's failure was (the run goes on being retried)."""
-        return await self._one(RECORD_TRY_ERROR, publication_id, job_ref, error_code, error_message, retry_count)
+        """What this try's failure was, with the marketplace's own account of it (the run goes on being retried)."""
+        return await self._one(
+            RECORD_TRY_ERROR, publication_id, job_ref, error_code, error_message, retry_count, api_response
+        )
 
     async def reset_for_retry(self, publication_id: UUID) -> Publication | None:
         """A `failed` publication back to `pending` in a new round, its retry count zeroed (a manual retry)."""
