@@ -167,7 +167,7 @@ class SandboxProcess:
         seeded: dict[str, dict[str, Any]] = {}
         for start in range(0, len(skus), SEED_CHUNK):
             cards = [
-                {"sku": sku, "title": "Кружка", "description": "Описание", "attributes": {"Цвет": "чёрный"}}
+                {"sku": sku, "title": "Кружка", "description": "Описание", "attributes": SEEDED_ATTRIBUTES[marketplace]}
                 for sku in skus[start : start + SEED_CHUNK]
             ]
             answer = await self.control("POST", "/cards", {"marketplace": marketplace, "cards": cards})
@@ -192,6 +192,11 @@ class SandboxProcess:
                 await self.process.wait()
 
 
+# one attribute per draft, named as each marketplace's category names it (read and typed before sending)
+DRAFT_ATTRIBUTES = {"wb": {"Цвет": "белый"}, "ozon": {"Цвет товара": "белый"}, "ym": {"Цвет товара": "белый"}}
+SEEDED_ATTRIBUTES = {"wb": {"Цвет": "черный"}, "ozon": {"Цвет товара": "черный"}, "ym": {"14871214": "черный"}}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -202,7 +207,8 @@ async def _insert_drafts(db: asyncpg.Pool, marketplace: str, skus: Sequence[str]
     rows = []
     for index, sku in enumerate(skus):
         title, description = _draft_text(marketplace, index)
-        rows.append((USER_ID, sku, marketplace, title, description, {"Цвет": "белый"}, ["кружка", "керамика"]))
+        attributes = DRAFT_ATTRIBUTES[marketplace]
+        rows.append((USER_ID, sku, marketplace, title, description, attributes, ["кружка", "керамика"]))
     insert = """
         INSERT INTO content_drafts (user_id, sku, marketplace, title, description, attributes, seo_tags, status,
                                     is_valid)
