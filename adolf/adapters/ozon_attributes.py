@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adolf.adapters.attribute_values import INTEGER, NUMBER, boolean_text, describe, scalar_values, value_text
 from adolf.adapters.http import MarketplaceHttp
+from adolf.adapters.shared_reads import SharedReads
 from adolf.errors import ApiError, ValidationFailed
 
 ATTRIBUTES = "/v1/description-category/attribute"
@@ -32,6 +34,7 @@ class Attribute:
     dictionary_id: int
     is_collection: bool
     max_value_count: int
+    type: str = "String"
 
     @property
     def holds(self) -> int | None:
@@ -46,14 +49,14 @@ class OzonCategories:
 
     def __init__(self, http: MarketplaceHttp) -> None:
         self.http = http
-        self._attributes: dict[Category, asyncio.Future[dict[int, Attribute]]] = {}
-        self._dictionaries: dict[tuple[Category, int], asyncio.Future[dict[str, int]]] = {}
+        self._attributes: SharedReads[dict[int, Attribute]] = SharedReads()
+        self._dictionaries: SharedReads[dict[str, int]] = SharedReads()
 
     def attributes(self, category: Category) -> asyncio.Future[dict[int, Attribute]]:
-        return _cached(self._attributes, category, lambda: self._read_attributes(category))
+        return self._attributes.get(category, lambda: self._read_attributes(category))
 
     def dictionary(self, category: Category, attribute_id: int) -> asyncio.Future[dict[str, int]]:
-        return _cached(self._dictionaries, (category, attribute_id), lambda: self._read_values(category, attribute_id))
+        return self._dictionaries.get((category, attribute_id), lambda: self._read_values(category, attribute_id))
 
     async def _read_attributes(self, category: Category) -> dict[int, Attribute]:
         query = {"description_category_id": category[0], "type_id": category[1], "language": "DEFAULT"}
@@ -68,6 +71,7 @@ class OzonCategories:
                 int(a.get("dictionary_id") or 0),
                 bool(a.get("is_collection")),
                 int(a.get("max_value_count") or 0),
+                str(a.get("type") or "String"),
             )
             for a in result
             if isinstance(a, dict) and "id" in a
@@ -93,31 +97,47 @@ class OzonCategories:
             last = int(page[-1]["id"])
 
 
-def _cached(store: dict[Any, asyncio.Future[Any]], key: Any, read: Any) -> asyncio.Future[Any]:
-    known = store.get(key)
-    if known is None or (known.done() and known.exception() is not None):
-        known = store[key] = asyncio.ensure_future(read())
-    return known
-
-
 def chosen_attributes(attributes: Mapping[str, Any], known: dict[int, Attribute]) -> list[tuple[Attribute, list[str]]]:
-    """The draft's attributes matched to the category's (by id or name), with their values as text."""
+    """The draft's attributes matched to the category's (by id or name), with their values as text of the
+    attribute's type."""
     by_name = {a.name.casefold(): a for a in known.values()}
-    chosen = []
+    chosen: dict[int, tuple[Attribute, list[str]]] = {}
     for key, value in attributes.items():
         name = str(key).strip()
         attribute = known.get(int(name)) if name.isdecimal() else by_name.get(name.casefold())
         if attribute is None:
             raise ValidationFailed(f"Ozon: attribute {name!r}: the product's category has no such attribute")
-        values = [str(v) for v in (value if isinstance(value, list | tuple) else [value])]
-        if not values or any(v == "" for v in values):
-            raise ValidationFailed(f"Ozon: attribute {attribute.name!r} needs a value")
-        if attribute.holds is not None and len(values) > attribute.holds:
+        if attribute.id in chosen:
+            raise ValidationFailed(f"Ozon: attribute {attribute.name!r} ({attribute.id}) is named twice")
+        values = scalar_values(value)
+        if values is None:
             raise ValidationFailed(
-                f"Ozon: attribute {attribute.name!r} takes at most {attribute.holds} value(s), got {len(values)}"
+                f"Ozon: attribute {attribute.name!r} takes text, numbers or true/false, got {describe(value)}"
             )
-        chosen.append((attribute, values))
-    return chosen
+        texts = [_typed(attribute, value_text(v)) for v in values]
+        if not texts or any(t == "" for t in texts):
+            raise ValidationFailed(f"Ozon: attribute {attribute.name!r} needs a value")
+        if attribute.holds is not None and len(texts) > attribute.holds:
+            raise ValidationFailed(
+                f"Ozon: attribute {attribute.name!r} takes at most {attribute.holds} value(s), got {len(texts)}"
+            )
+        chosen[attribute.id] = (attribute, texts)
+    return list(chosen.values())
+
+
+def _typed(attribute: Attribute, text: str) -> str:
+    """A value as the attribute's type takes it: Decimal and Integer numbers, Boolean true/false."""
+    kind = attribute.type.casefold()
+    if kind == "decimal" and not NUMBER.match(text):
+        raise ValidationFailed(f"Ozon: attribute {attribute.name!r} takes a number, got {text!r}")
+    if kind == "integer" and not INTEGER.match(text):
+        raise ValidationFailed(f"Ozon: attribute {attribute.name!r} takes a whole number, got {text!r}")
+    if kind == "boolean":
+        boolean = boolean_text(text)
+        if boolean is None:
+            raise ValidationFailed(f"Ozon: attribute {attribute.name!r} takes true or false, got {text!r}")
+        return boolean
+    return text.replace(",", ".") if kind == "decimal" else text
 
 
 def wire_attribute(attribute: Attribute, values: list[str], dictionary: dict[str, int] | None) -> dict[str, Any]:

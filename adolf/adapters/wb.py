@@ -119,14 +119,24 @@ class WildberriesAdapter(MarketplaceAdapter):
                 all_reported.set_result(None)
 
         def found(update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]) -> None:
-            current = _current(update, future)
-            if not isinstance(current, dict):
-                report(update, current)
-            elif not update.content.attributes:
-                report(update, _prepared(update, current, None))
-            else:
-                charcs = self.subjects.charcs(int(current.get("subjectID") or 0))
-                charcs.add_done_callback(lambda f: report(update, _prepared(update, current, f)))
+            try:
+                current = _current(update, future)
+                if not isinstance(current, dict):
+                    report(update, current)
+                elif not update.content.attributes:
+                    report(update, _prepared(update, current, None))
+                else:
+                    charcs = self.subjects.charcs(int(current.get("subjectID") or 0))
+                    charcs.add_done_callback(lambda f: with_charcs(update, current, f))
+            except Exception as error:  # reported, never left unanswered: prepare would wait for it for ever
+                report(update, error)
+
+        def with_charcs(update: CardUpdate, current: dict[str, Any], charcs: asyncio.Future[list[Charc]]) -> None:
+            try:
+                outcome = _prepared(update, current, charcs)
+            except Exception as error:
+                outcome = error
+            report(update, outcome)
 
         for update in cards:
             futures[update.sku].add_done_callback(functools.partial(found, update))
@@ -197,7 +207,7 @@ class WildberriesAdapter(MarketplaceAdapter):
 
 
 def _current(update: CardUpdate, future: asyncio.Future[dict[str, Any] | None]) -> dict[str, Any] | Outcome:
-    error = future.exception()
+    error = asyncio.CancelledError() if future.cancelled() else future.exception()
     if isinstance(error, MarketplaceError):
         return PublishResult.failed(update.sku, error)
     if error is not None:
@@ -212,7 +222,7 @@ def _prepared(update: CardUpdate, current: dict[str, Any], charcs: asyncio.Futur
     nm_id = str(current.get("nmID"))
     if charcs is None:
         return PreparedCard(update, card_for_update(current, update), nm_id=nm_id)
-    error = charcs.exception()
+    error = asyncio.CancelledError() if charcs.cancelled() else charcs.exception()
     if error is not None:
         return PublishResult.failed(update.sku, error) if isinstance(error, MarketplaceError) else error
     subject = f"«{current.get('subjectName')}» ({current.get('subjectID')})"

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from adolf.adapters.http import MarketplaceHttp
+from adolf.adapters.shared_reads import SharedReads
 from adolf.errors import ApiError, ValidationFailed
 
 CHARCS = "/content/v2/object/charcs/{subject}"
 BUCKET = "wb.cards_list"  # "all other Content methods" share the card list's limit
 TEXT, NUMBER, UNUSED = 1, 4, 0
+MAX_NUMBER = 2**53  # beyond it a JSON number is not exact
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,10 @@ class WbSubjects:
 
     def __init__(self, http: MarketplaceHttp) -> None:
         self.http = http
-        self._charcs: dict[int, asyncio.Future[list[Charc]]] = {}
+        self._charcs: SharedReads[list[Charc]] = SharedReads()
 
     def charcs(self, subject_id: int) -> asyncio.Future[list[Charc]]:
-        known = self._charcs.get(subject_id)
-        if known is None or (known.done() and known.exception() is not None):
-            known = self._charcs[subject_id] = asyncio.ensure_future(self._read(subject_id))
-        return known
+        return self._charcs.get(subject_id, lambda: self._read(subject_id))
 
     async def _read(self, subject_id: int) -> list[Charc]:
         body = await self.http.get(CHARCS.format(subject=subject_id), bucket=BUCKET)
@@ -74,6 +73,8 @@ def characteristics(
         charc = by_id.get(int(name)) if name.isdecimal() else by_name.get(name.casefold())
         if charc is None:
             raise ValidationFailed(f"WB: attribute {name!r}: subject {subject} has no such characteristic")
+        if charc.id in chosen:
+            raise ValidationFailed(f"WB: attribute {charc.name!r} (characteristic {charc.id}) is named twice")
         chosen[charc.id] = typed_value(charc, value)
     kept = [{"id": c["id"], "value": c.get("value")} for c in existing if c.get("id") not in chosen]
     return kept + [{"id": i, "value": v} for i, v in chosen.items()], {str(i): v for i, v in chosen.items()}
@@ -101,6 +102,10 @@ def _number(charc: Charc, value: Any) -> int | float:
             single = float(single.strip().replace(",", "."))
         except ValueError:
             pass
-    if not isinstance(single, int | float) or isinstance(single, bool) or not math.isfinite(single):
-        raise ValidationFailed(f"WB: attribute {charc.name!r} takes one number, got {value!r}")
-    return int(single) if float(single).is_integer() else single
+    try:
+        number = float(single) if isinstance(single, int | float) and not isinstance(single, bool) else math.nan
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+        raise ValidationFailed(f"WB: attribute {charc.name!r} takes one number, got {str(value)[:50]}")
+    return int(number) if number.is_integer() else number

@@ -223,11 +223,12 @@ class YandexMarketAdapter(MarketplaceAdapter):
 
     async def _read(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The offer mappings of up to 100 offers, by offerId (absent: YM has no such offer)."""
-        body = await self.http.post(self._path("offer-mappings"), {"offerIds": list(skus)}, bucket="ym.offer_mappings")
+        ids = list(dict.fromkeys(skus))  # YM refuses a repeated id
+        body = await self.http.post(self._path("offer-mappings"), {"offerIds": ids}, bucket="ym.offer_mappings")
         found = {}
         for mapping in ((body or {}).get("result") or {}).get("offerMappings") or []:
             offer = mapping.get("offer") if isinstance(mapping, dict) else None
-            if isinstance(offer, dict) and offer.get("offerId") in skus:
+            if isinstance(offer, dict) and offer.get("offerId") in ids:
                 found[offer["offerId"]] = mapping
         return found
 

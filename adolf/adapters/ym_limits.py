@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -25,7 +24,7 @@ from email.utils import parsedate_to_datetime
 from redis.asyncio import Redis
 
 from adolf.adapters.ratelimit import waits_patiently
-from adolf.errors import Deferred
+from adolf.errors import Deferred, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -57,25 +56,27 @@ return held
 """
 
 # KEYS[1] window (hash limit, remaining, until ms); ARGV: cost, guessed window ms, margin ms. Returns the ms to wait
-# (0: the units are booked). The window counts as over `margin` after its announced end.
+# (0: the units are booked; -1: the cost exceeds the whole window) and the window's limit. The window counts as over
+# `margin` after its announced end.
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local w = redis.call('HMGET', KEYS[1], 'limit', 'remaining', 'until')
 local limit, remaining, untilms = tonumber(w[1]), tonumber(w[2]), tonumber(w[3])
-if not limit then return 0 end
+if not limit then return {0, 0} end
 local cost = tonumber(ARGV[1])
+if cost > limit then return {-1, limit} end
 local guessed = 0
 if untilms + tonumber(ARGV[3]) <= now then
     remaining = limit
     untilms = now + tonumber(ARGV[2])
     guessed = 1
 end
-if remaining < cost and remaining < limit then return untilms + tonumber(ARGV[3]) - now end
+if remaining < cost then return {untilms + tonumber(ARGV[3]) - now, limit} end
 if guessed == 1 then redis.call('HSET', KEYS[1], 'guessed', 1) end
 redis.call('HSET', KEYS[1], 'remaining', remaining - cost, 'until', untilms)
 redis.call('PEXPIREAT', KEYS[1], untilms + tonumber(ARGV[2]))
-return 0
+return {0, limit}
 """
 
 # KEYS[1] window; ARGV: limit, remaining, until ms. A later window (or any, when ours is a guess) replaces the known
@@ -123,18 +124,27 @@ class YmTraffic:
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the business's parallel slots for the duration of a request."""
+        """Hold one of the business's parallel slots for the duration of a request. A request that ended without an
+        answer (a timeout, a lost connection, a cancelled caller) may still be running at YM: its slot is left to
+        run out with its lease instead of being given back."""
         async with self._local:
             token = uuid.uuid4().hex
             await self._wait_for_slot(token)
             renewer = asyncio.create_task(self._keep(token))
+            answered = False
             try:
                 yield
+                answered = True
             finally:
                 renewer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewer
-                await self.redis.zrem(self.slots_key(), token)
+                if answered:
+                    await self._release(token)
+
+    async def _release(self, token: str) -> None:
+        try:
+            await self.redis.zrem(self.slots_key(), token)
+        except Exception:  # Redis away: the slot frees itself when its lease runs out
+            logger.warning("could not give a YM parallel slot back; it frees itself within %.0fs", LEASE)
 
     async def _wait_for_slot(self, token: str) -> None:
         pause = POLL
@@ -153,10 +163,13 @@ class YmTraffic:
                 logger.warning("could not renew a YM parallel slot lease", exc_info=True)
 
     async def admit(self, bucket: str, cost: int) -> None:
-        """Book `cost` units of the method's window, waiting for the next window when this one has too few."""
+        """Book `cost` units of the method's window, waiting for the next window when this one has too few. A request
+        that costs more than a whole window is refused (ValidationFailed, so a batch is split to fit)."""
         while True:
             args = [cost, int(GUESSED_WINDOW * 1000), int(UNTIL_MARGIN * 1000)]
-            wait_ms = await self._admit(keys=[self.window_key(bucket)], args=args)
+            wait_ms, limit = await self._admit(keys=[self.window_key(bucket)], args=args)
+            if wait_ms < 0:
+                raise ValidationFailed(f"YM takes {limit} units of {bucket} a window, the request needs {cost}")
             wait = float(wait_ms) / 1000
             if wait <= 0:
                 return
@@ -170,7 +183,10 @@ class YmTraffic:
         if window is None:
             return
         limit, remaining, until = window
-        await self._observe(keys=[self.window_key(bucket)], args=[limit, remaining, int(until * 1000)])
+        try:
+            await self._observe(keys=[self.window_key(bucket)], args=[limit, remaining, int(until * 1000)])
+        except Exception:  # the answer stands; the next answer tells the window again
+            logger.warning("could not record the %s window YM announced", bucket, exc_info=True)
 
 
 def read_window(headers: Mapping[str, str]) -> tuple[int, int, float] | None:
@@ -183,4 +199,4 @@ def read_window(headers: Mapping[str, str]) -> tuple[int, int, float] | None:
         return None
     if limit <= 0 or not math.isfinite(until):
         return None
-    return limit, max(0, remaining), max(until, time.time())
+    return limit, max(0, remaining), until

@@ -12,18 +12,17 @@ the card's changes, and every refused request costs YM quota.
 from __future__ import annotations
 
 import asyncio
-import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adolf.adapters.attribute_values import NUMBER, boolean_text, describe, scalar_values, value_text
 from adolf.adapters.http import MarketplaceHttp
+from adolf.adapters.shared_reads import SharedReads
 from adolf.errors import ApiError, ValidationFailed
 
 BUCKET = "ym.category_parameters"
-NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")
-BOOLEANS = {"true": "true", "false": "false", "да": "true", "нет": "false", "yes": "true", "no": "false"}
+MAX_VALUES = 300  # parameterValues of one offer
 
 
 @dataclass(frozen=True)
@@ -56,15 +55,16 @@ class Parameter:
 
     def wire_values(self, value: Any) -> list[dict[str, Any]]:
         """The parameterValues entries for one draft attribute."""
-        values = list(value) if isinstance(value, list | tuple) else [value]
+        values = scalar_values(value)
+        if values is None:
+            raise self._refused(f"takes text, numbers or true/false, got {describe(value)}")
         if not values:
             raise self._refused("needs a value")
         if len(values) > 1 and not self.multivalue:
             raise self._refused(f"takes one value, got {len(values)}")
-        return [self._entry(item) for item in values]
+        return [self._entry(value_text(item)) for item in values]
 
-    def _entry(self, item: Any) -> dict[str, Any]:
-        text = _text(item)
+    def _entry(self, text: str) -> dict[str, Any]:
         if text == "":
             raise self._refused("needs a value")
         entry: dict[str, Any] = {"parameterId": self.id}
@@ -83,9 +83,10 @@ class Parameter:
             ):
                 raise self._refused(f"{text} is outside {self.min_value}..{self.max_value}")
         elif self.type == "BOOLEAN":
-            if text.casefold() not in BOOLEANS:
+            boolean = boolean_text(text)
+            if boolean is None:
                 raise self._refused(f"{text!r} is not true or false")
-            text = BOOLEANS[text.casefold()]
+            text = boolean
         if self.max_length is not None and len(text) > self.max_length:
             raise self._refused(f"is {len(text)} characters long, the maximum is {self.max_length}")
         entry["value"] = text
@@ -95,29 +96,16 @@ class Parameter:
         return ValidationFailed(f"YM: attribute {self.name!r} (parameter {self.id}) {why}")
 
 
-def _text(item: Any) -> str:
-    if isinstance(item, bool):
-        return "true" if item else "false"
-    if isinstance(item, float) and item.is_integer():
-        return str(int(item))
-    return str(item).strip()
-
-
 class YmCategories:
     """Parameters of the categories this process has met, read once per `ttl` seconds."""
 
     def __init__(self, http: MarketplaceHttp, *, business_id: int | None, ttl: float = 3600.0) -> None:
         self.http = http
         self.business_id = business_id
-        self.ttl = ttl
-        self._known: dict[int, tuple[float, asyncio.Future[dict[int, Parameter]]]] = {}
+        self._known: SharedReads[dict[int, Parameter]] = SharedReads(ttl)
 
     def parameters(self, category_id: int) -> asyncio.Future[dict[int, Parameter]]:
-        known = self._known.get(category_id)
-        fresh = known is not None and time.monotonic() - known[0] < self.ttl
-        if known is None or not fresh or (known[1].done() and known[1].exception() is not None):
-            known = self._known[category_id] = (time.monotonic(), asyncio.ensure_future(self._read(category_id)))
-        return known[1]
+        return self._known.get(category_id, lambda: self._read(category_id))
 
     async def _read(self, category_id: int) -> dict[int, Parameter]:
         params = {"businessId": str(self.business_id)} if self.business_id is not None else None
@@ -139,7 +127,11 @@ def parameter_values(attributes: Mapping[str, Any], known: dict[int, Parameter])
         parameter = known.get(int(name)) if name.isdecimal() else by_name.get(name.casefold())
         if parameter is None:
             raise ValidationFailed(f"YM: attribute {name!r}: the offer's category has no such parameter")
+        if str(parameter.id) in sent:
+            raise ValidationFailed(f"YM: attribute {parameter.name!r} (parameter {parameter.id}) is named twice")
         entries = parameter.wire_values(value)
         wire += entries
         sent[str(parameter.id)] = [entry["value"] for entry in entries]
+    if len(wire) > MAX_VALUES:
+        raise ValidationFailed(f"YM: an offer takes at most {MAX_VALUES} parameter values, the draft has {len(wire)}")
     return wire, sent

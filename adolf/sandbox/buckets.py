@@ -21,6 +21,7 @@ class BucketSnapshot:
     remaining: int
     retry_after_s: int
     reset_s: int
+    until: float | None = None  # the window's end as a Unix time (YM's windows)
 
 
 class TokenBucket:
@@ -90,17 +91,18 @@ class RateLimiter:
 
 class ResourceWindows:
     """Yandex Market's resource limits: per key (business) and method, AMOUNT units per window of PERIOD seconds,
-    a unit being a request or an item of the request; refused requests cost nothing."""
+    a unit being a request or an item of the request; refused requests cost nothing. Windows end at a whole second
+    of the wall clock, so every answer of a window names the same X-RateLimit-Resource-Until."""
 
     def __init__(self) -> None:
         self._windows: dict[tuple[str, str], tuple[float, float]] = {}  # (key, bucket) -> (window end, used)
 
     def _window(self, key: str, bucket: str, spec: RateSpec, now: float) -> tuple[float, float]:
         end, used = self._windows.get((key, bucket), (0.0, 0.0))
-        return (now + spec.period, 0.0) if now >= end else (end, used)
+        return (math.ceil(now + spec.period), 0.0) if now >= end else (end, used)
 
     def consume(self, key: str, bucket: str, spec: RateSpec, cost: int) -> tuple[bool, BucketSnapshot]:
-        now = time.monotonic()
+        now = time.time()
         end, used = self._window(key, bucket, spec, now)
         granted = used + cost <= spec.limit
         if granted:
@@ -109,16 +111,15 @@ class ResourceWindows:
         return granted, self._snapshot(spec, end, used, now)
 
     def peek(self, key: str, bucket: str, spec: RateSpec) -> BucketSnapshot:
-        now = time.monotonic()
+        now = time.time()
         end, used = self._window(key, bucket, spec, now)
         return self._snapshot(spec, end, used, now)
 
     @staticmethod
     def _snapshot(spec: RateSpec, end: float, used: float, now: float) -> BucketSnapshot:
         left = max(1, math.ceil(end - now))
-        return BucketSnapshot(
-            capacity=int(spec.limit), remaining=int(spec.limit - used), retry_after_s=left, reset_s=left
-        )
+        remaining = int(spec.limit - used)
+        return BucketSnapshot(int(spec.limit), remaining, retry_after_s=left, reset_s=left, until=end)
 
     def reset(self) -> None:
         self._windows.clear()

@@ -173,6 +173,8 @@ class YmParameter:
     multivalue: bool = False
     allow_custom_values: bool = False
     max_length: int | None = None
+    min_value: float | None = None
+    max_value: float | None = None
 
     def value_id(self, value: str) -> int | None:
         return next((i for i, v in self.values if v.casefold() == value.casefold()), None)
@@ -190,8 +192,10 @@ class YmParameter:
         }
         if self.values:
             wire["values"] = [{"id": i, "value": v} for i, v in self.values]
-        if self.max_length is not None:
-            wire["constraints"] = {"maxLength": self.max_length}
+        constraints = {"maxLength": self.max_length, "minValue": self.min_value, "maxValue": self.max_value}
+        constraints = {k: v for k, v in constraints.items() if v is not None}
+        if constraints:
+            wire["constraints"] = constraints
         return wire
 
 
@@ -212,7 +216,7 @@ YM_CATEGORIES = {
             (
                 YmParameter(14871214, "Цвет товара", "ENUM", ((14896254, "белый"), (14896255, "черный")), True),
                 YmParameter(15, "Материал", "TEXT", max_length=100),
-                YmParameter(37911750, "Объем, мл", "NUMERIC"),
+                YmParameter(37911750, "Объем, мл", "NUMERIC", min_value=1, max_value=5000),
                 YmParameter(23674510, "Можно мыть в посудомоечной машине", "BOOLEAN"),
             ),
         ),

@@ -219,7 +219,8 @@ class YandexMarketApi(MarketplaceApi):
         return b'{"status":"OK","result":{"offerMappings":[{"offer":{"offerId":"'
 
     def decorate(self, response: web.StreamResponse, snap: BucketSnapshot) -> None:
-        until = formatdate(math.ceil(time.time() + snap.reset_s), usegmt=True)  # a whole second, not before the end
+        end = snap.until if snap.until is not None else math.ceil(time.time() + snap.reset_s)
+        until = formatdate(end, usegmt=True)
         response.headers.setdefault("X-RateLimit-Resource-Limit", str(snap.capacity))
         response.headers.setdefault("X-RateLimit-Resource-Remaining", str(snap.remaining))
         response.headers.setdefault("X-RateLimit-Resource-Until", until)

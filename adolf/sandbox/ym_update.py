@@ -234,8 +234,15 @@ def _value_errors(parameter: YmParameter, values: list[Json]) -> list[str]:
             by_id = dict(parameter.values)
             if "valueId" in value and value["valueId"] not in by_id:
                 found.append(f"{parameter.name}: valueId {value['valueId']} is not one of its values")
+            elif "valueId" in value and "value" in value and by_id[value["valueId"]].casefold() != text.casefold():
+                found.append(f"{parameter.name}: valueId {value['valueId']} is not {text!r}")
             elif "valueId" not in value and not parameter.allow_custom_values:
                 found.append(f"{parameter.name}: {text!r} is not one of its values and it takes no custom values")
+        if parameter.type == "NUMERIC" and NUMBER.match(text):
+            number = float(text.replace(",", "."))
+            low, high = parameter.min_value, parameter.max_value
+            if (low is not None and number < low) or (high is not None and number > high):
+                found.append(f"{parameter.name}: {text} is outside {low}..{high}")
         if parameter.max_length is not None and len(text) > parameter.max_length:
             found.append(f"{parameter.name} is {len(text)} characters long, the maximum is {parameter.max_length}")
     return found

@@ -97,6 +97,7 @@ async def test_category_parameters_are_read_once(marketplace, adapters):
         ({MATERIAL: "к" * 101}, "'Материал' (parameter 15) is 101 characters long, the maximum is 100"),
         ({VOLUME: "триста"}, "'Объем, мл' (parameter 37911750) 'триста' is not a number"),
         ({DISHWASHER: "иногда"}, "is not true or false"),
+        ({VOLUME: 9000}, "'Объем, мл' (parameter 37911750) 9000 is outside 1..5000"),
     ],
 )
 async def test_an_attribute_ym_cannot_take_fails_its_card_at_once_naming_it(marketplace, adapters, attributes, named):

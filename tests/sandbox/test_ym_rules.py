@@ -106,6 +106,8 @@ async def test_parameters_without_market_category_apply_with_a_warning(client: C
         ([{"parameterId": COLOR, "valueId": 1, "value": "белый"}], "valueId 1 is not one of its values"),
         ([{"parameterId": MATERIAL, "value": "керамика"}, {"parameterId": MATERIAL, "value": "стекло"}], "one value"),
         ([{"parameterId": MATERIAL, "value": "к" * 101}], "the maximum is 100"),
+        ([{"parameterId": COLOR, "valueId": 14896254, "value": "черный"}], "valueId 14896254 is not 'черный'"),
+        ([{"parameterId": VOLUME, "value": "9000"}], "9000 is outside 1..5000"),
     ],
 )
 async def test_a_value_the_parameter_does_not_allow_is_not_accepted_when_applied(client: Client, values, reason):
