@@ -43,14 +43,13 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     """Like `arq --check`, for several lanes at once: exit 0 only if every lane recorded its health recently."""
-    from arq.constants import health_check_key_suffix
-
+    from adolf.workers.arq_seam import health_key
     from adolf.workers.runner import connect_redis
 
     async def check() -> dict[str, str | None]:
         redis = await connect_redis(settings)
         try:
-            values = [await redis.get(LANES[lane].queue + health_check_key_suffix) for lane in args.lanes]
+            values = [await redis.get(health_key(LANES[lane].queue)) for lane in args.lanes]
         finally:
             await redis.aclose()
         return {lane: v.decode() if v else None for lane, v in zip(args.lanes, values, strict=True)}

@@ -18,18 +18,16 @@ from typing import Any, Self
 from uuid import UUID
 
 import pydantic
-from arq.connections import ArqRedis
-from arq.constants import result_key_prefix
-from arq.jobs import Job, JobStatus
 
 from adolf.errors import InvalidJobArgs
 from adolf.lanes import LANES
 from adolf.settings import Settings
+from adolf.workers import arq_seam
+from adolf.workers.arq_seam import ArqRedis, Job, JobStatus
 from adolf.workers.catalog import REGISTRY
 from adolf.workers.engine import ping_spec
 from adolf.workers.registry import JobSpec, Registry
 from adolf.workers.runner import connect_redis
-from adolf.workers.serialization import deserialize
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +99,7 @@ class AdolfClient:
         queue = LANES[spec.lane].queue
         kwargs = validated.model_dump(mode="json")
         job_id = spec.job_id_for(validated)
-        job = await self.redis.enqueue_job(spec.name, _job_id=job_id, _queue_name=queue, _defer_by=defer_by, **kwargs)
+        job = await self._put(spec.name, job_id, queue, kwargs, defer_by)
         if job is None and job_id is not None:
             job = await self._replace_finished(spec.name, job_id, queue, kwargs, defer_by)
         if job is None:
@@ -116,16 +114,22 @@ class AdolfClient:
         arq refuses an id while its result is kept (24 h); a finished run's result gives way to the new run."""
         existing = self.job(job_id, queue)
         if await existing.status() == JobStatus.complete:
-            await self.redis.delete(result_key_prefix + job_id)
-            job = await self.redis.enqueue_job(name, _job_id=job_id, _queue_name=queue, _defer_by=defer_by, **kwargs)
+            await self.redis.delete(arq_seam.result_key(job_id))
+            job = await self._put(name, job_id, queue, kwargs, defer_by)
             if job is not None:
                 return job
         logger.info("job %s is already queued or running; returning it", job_id)
         return existing
 
+    async def _put(
+        self, name: str, job_id: str | None, queue: str, kwargs: dict[str, Any], defer_by: float | timedelta | None
+    ) -> Job | None:
+        seconds = defer_by.total_seconds() if isinstance(defer_by, timedelta) else float(defer_by or 0)
+        return await arq_seam.enqueue(self.redis, name, kwargs, queue=queue, job_id=job_id, defer_by=seconds)
+
     def job(self, job_id: str, queue: str | None = None) -> Job:
         """A handle on a job by id (pass its queue for accurate `queued`/`deferred` status)."""
-        return Job(job_id, self.redis, _queue_name=queue or "", _deserializer=deserialize)
+        return arq_seam.job_handle(job_id, self.redis, queue or "")
 
     async def find(self, job_id: str) -> Job:
         """A handle on a job by id alone: finds which lane's queue holds it."""

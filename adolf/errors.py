@@ -169,6 +169,8 @@ _INFRA_EXCEPTIONS = (
     InfraError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.InterfaceError,
+    # a connection broken mid-query leaves its protocol in a state it cannot leave ("cannot switch to state 15")
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,

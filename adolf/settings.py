@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from arq.connections import RedisSettings
+import orjson
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from adolf.lanes import LANES
 from adolf.limits import DOCUMENTED_RATE_LIMITS, RateSpec
@@ -23,13 +24,17 @@ class Settings(BaseSettings):
 
     # --- infrastructure
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis Sentinel: "host:port" of each sentinel; the master's address then comes from them (redis_url gives the
+    # database number and password)
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinel_master: str = "mymaster"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/adolf"
     db_pool_max: int = 10
     timezone: str = "Europe/Moscow"
 
     # --- worker
     concurrency: dict[str, int] = Field(default_factory=dict)
-    poll_delay: float = 0.1
+    poll_delay: float = 0.5  # a lane's fallback poll; enqueues wake idle lanes at once
     keep_result_seconds: int = 86_400
     job_lease_seconds: float = 15.0
     health_check_interval: float = 10.0
@@ -79,6 +84,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown lanes {sorted(unknown)}; lanes are {list(LANES)}")
         return value
 
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return orjson.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("rate_limits")
     @classmethod
     def _merge_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
@@ -101,10 +115,6 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @cached_property
-    def redis_settings(self) -> RedisSettings:
-        return RedisSettings.from_dsn(self.redis_url)
 
     def lane_concurrency(self, lane: str) -> int:
         return self.concurrency.get(lane, LANES[lane].default_concurrency)

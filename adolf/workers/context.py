@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from adolf.workers.arq_keys import job_ref
+from adolf.workers.arq_seam import job_ref
 
 if TYPE_CHECKING:
     from adolf.workers.lifecycle import Resources
-    from adolf.workers.registry import JobSpec
 
 
 @dataclass(frozen=True)
@@ -22,18 +21,6 @@ class JobContext:
     enqueue_time: datetime
     lane: str
     resources: Resources
-
-    @classmethod
-    def from_arq(cls, ctx: dict[str, Any], spec: JobSpec, *, max_tries: int | None = None) -> JobContext:
-        return cls(
-            job_id=ctx["job_id"],
-            job_name=spec.name,
-            job_try=ctx["job_try"],
-            max_tries=spec.max_tries if max_tries is None else max_tries,
-            enqueue_time=ctx["enqueue_time"],
-            lane=spec.lane,
-            resources=ctx["resources"],
-        )
 
     @property
     def ref(self) -> str:

@@ -1,10 +1,9 @@
-"""The job wrapper: the one place arq meets our jobs, and the only place that decides between another try and a
-final failure.
+"""The job wrapper: the only place that decides between another try and a final failure.
 
-Every job runs through `execute`: arguments validated by pydantic, a lease on the job renewed while it runs, the hard
-time limit, retries with backoff as data (adolf/workers/retry.py), deferrals that cost no try, a job's own way of
-ending a final failure (`JobSpec.finalize`: publish_content's failed publication and its seed result), dead letters
-for every other final failure, one structured log line per run.
+Every job runs through `execute`: arguments validated by pydantic, the hard time limit, retries with backoff as data
+(adolf/workers/retry.py), deferrals that cost no try, a job's own way of ending a final failure (`JobSpec.finalize`:
+publish_content's failed publication and its seed result), dead letters for every other final failure, one
+structured log line per run. It returns what the engine must record (`Outcome`); it writes nothing to the queue.
 """
 
 from __future__ import annotations
@@ -12,72 +11,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
-from arq.cron import CronJob, cron
-from arq.worker import Function, Retry, func
 
 from adolf.errors import Deferred, InvalidJobArgs, JobTimedOut, error_code_of, is_infra_error
 from adolf.logs import log_context
 from adolf.models.content import DeadLetter
-from adolf.settings import Settings
 from adolf.workers import metrics
-from adolf.workers.arq_keys import refund_try
 from adolf.workers.context import JobContext
-from adolf.workers.failures import mark_dead_lettered
-from adolf.workers.registry import CronSpec, JobSpec
+from adolf.workers.registry import JobSpec
 from adolf.workers.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
-# arq's own timeout is a backstop behind ours, so our handler sees its hard limit first and records it
-ARQ_TIMEOUT_MARGIN = 5.0
-CRON_FIRED_KEY = "adolf:cron:fired:"
+
+@dataclass(frozen=True)
+class Done:
+    """The run ended with this result (a job's own ending of its failure included)."""
+
+    result: Any
+    failed: bool = False
 
 
-def to_arq_function(spec: JobSpec, settings: Settings) -> Function:
-    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        return await execute(spec, ctx, args, kwargs)
+@dataclass(frozen=True)
+class Failed:
+    """A final failure, already dead-lettered."""
 
-    run.__qualname__ = spec.name
-    return func(
-        run,
-        name=spec.name,
-        timeout=spec.hard_timeout(settings) + ARQ_TIMEOUT_MARGIN,
-        max_tries=spec.max_tries,
-        keep_result=settings.keep_result_seconds,
-    )
+    error: BaseException
 
 
-def to_arq_cron(schedule: CronSpec, spec: JobSpec, settings: Settings) -> CronJob:
-    async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
-        if not await _claim_cron_fire(ctx, settings):
-            logger.info("cron %s already fired by another worker, skipped", ctx["job_id"])
-            return {"skipped": "duplicate"}
-        return await execute(spec, ctx, (), {**schedule.kwargs, **kwargs}, max_tries=schedule.max_tries)
+@dataclass(frozen=True)
+class Again:
+    """Run again in `delay` seconds; `refund`: this run gives its try back (a deferral)."""
 
-    run.__qualname__ = schedule.name
-    return cron(
-        run,
-        name=schedule.name,
-        hour=schedule.hour,
-        minute=schedule.minute,
-        second=schedule.second,
-        timeout=spec.hard_timeout(settings) + ARQ_TIMEOUT_MARGIN,
-        max_tries=schedule.max_tries,
-        keep_result=settings.keep_result_seconds,
-    )
+    delay: float
+    refund: bool = False
 
 
-async def _claim_cron_fire(ctx: dict[str, Any], settings: Settings) -> bool:
-    """One run per schedule slot across every process: the slot is claimed in Redis by the run that fires it (named
-    by its enqueue time), so that run's own retries and deferrals go on while any other copy of the slot skips."""
-    key, run = CRON_FIRED_KEY + ctx["job_id"], str(int(ctx["enqueue_time"].timestamp() * 1000)).encode()
-    redis = ctx["redis"]
-    if await redis.set(key, run, nx=True, ex=2 * 86_400):
-        return True
-    return await redis.get(key) == run
+Outcome = Done | Failed | Again
 
 
 def validate_arguments(spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> pydantic.BaseModel:
@@ -92,25 +65,24 @@ def validate_arguments(spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, A
         raise InvalidJobArgs(f"invalid arguments for {spec.name}: {problems}") from None
 
 
-async def execute(
-    spec: JobSpec, ctx: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, max_tries: int | None = None
-) -> Any:
-    job = JobContext.from_arq(ctx, spec, max_tries=max_tries)
+async def execute(spec: JobSpec, job: JobContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
+    """Run the job once. A cancellation (shutdown hand-back, lost lease) propagates after its log line."""
     with log_context(job_id=job.job_id, job_name=spec.name, tries=job.job_try):
         started = time.monotonic()
-        lease = job.resources.leases.hold(job.job_id, job.job_try)
         arguments: pydantic.BaseModel | None = None
         try:
             arguments = validate_arguments(spec, args, kwargs)
             result = await _run(spec, job, arguments)
         except Deferred as deferral:
-            await _defer(job, deferral, started)
-        except BaseException as exc:
+            _log_outcome(job, "deferred", started, retry_in_s=round(deferral.delay, 3), reason=deferral.message)
+            return Again(deferral.delay, refund=True)
+        except asyncio.CancelledError:
+            _log_outcome(job, "cancelled", started)
+            raise
+        except Exception as exc:
             return await _on_failure(spec, job, arguments, exc, args, kwargs, started)
-        finally:
-            job.resources.leases.release(lease)
         _log_outcome(job, "success", started)
-        return result
+        return Done(result)
 
 
 async def _run(spec: JobSpec, job: JobContext, arguments: pydantic.BaseModel) -> Any:
@@ -125,38 +97,16 @@ async def _run(spec: JobSpec, job: JobContext, arguments: pydantic.BaseModel) ->
         raise JobTimedOut(f"hard time limit of {limit:.0f}s reached") from None
 
 
-async def _defer(job: JobContext, deferral: Deferred, started: float) -> None:
-    """Run again after `deferral.delay`; this run gives its try back (if Redis lets it: else it costs one)."""
-    try:
-        await refund_try(job.resources.redis, job.job_id)
-    except Exception as refund_error:
-        logger.warning("could not give back the try of deferred job %s: %s", job.job_id, refund_error)
-    _log_outcome(job, "deferred", started, retry_in_s=round(deferral.delay, 3), reason=deferral.message)
-    raise Retry(defer=deferral.delay) from deferral
-
-
 async def _on_failure(
     spec: JobSpec,
     job: JobContext,
     arguments: pydantic.BaseModel | None,
-    exc: BaseException,
+    exc: Exception,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     started: float,
-) -> Any:
-    """Raise arq's Retry for another try; return the job's result when its finalizer ends the failure; otherwise
-    store the dead letter and let `exc` propagate."""
-    if isinstance(exc, Retry):
-        _log_outcome(job, "retry", started)
-        raise exc
-    if isinstance(exc, asyncio.CancelledError):
-        # a worker shutting down hands the job back: that run was cut short, not failed, so it costs no try
-        _log_outcome(job, "cancelled", started)
-        try:
-            await refund_try(job.resources.redis, job.job_id)
-        except Exception as refund_error:
-            logger.warning("could not give back the try of job %s: %s", job.job_id, refund_error)
-        raise exc
+) -> Outcome:
+    """Another try; or the job's own ending of the failure; or a dead letter."""
     if is_infra_error(exc):
         await job.resources.infra_alert(exc, job_name=job.job_name)
     policy = RetryPolicy(job.resources.settings.retry_delays)
@@ -165,16 +115,15 @@ async def _on_failure(
     )
     if delay is not None:
         _log_outcome(job, "retry", started, error=exc, retry_in_s=round(delay, 3))
-        raise Retry(defer=delay) from exc
+        return Again(delay)
     result = await _finalize(spec, job, arguments, exc)
     if result is not None:
         _log_outcome(job, "failed", started, error=exc)
-        return result
+        return Done(result, failed=True)
     outcome = "invalid_args" if isinstance(exc, InvalidJobArgs) else "failed"
     _log_outcome(job, outcome, started, error=exc)
-    await job.resources.dead_letters.record(_letter(job, exc, args, kwargs))
-    mark_dead_lettered(exc)
-    raise exc
+    await job.resources.dead_letters.record(letter_of(job, exc, args, kwargs))
+    return Failed(exc)
 
 
 async def _finalize(spec: JobSpec, job: JobContext, arguments: pydantic.BaseModel | None, exc: BaseException) -> Any:
@@ -187,7 +136,7 @@ async def _finalize(spec: JobSpec, job: JobContext, arguments: pydantic.BaseMode
         return None
 
 
-def _letter(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> DeadLetter:
+def letter_of(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> DeadLetter:
     return DeadLetter(
         job_id=job.job_id,
         job_name=job.job_name,
@@ -201,7 +150,9 @@ def _letter(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs: 
     )
 
 
-def _log_outcome(job: JobContext, outcome: str, started: float, *, error: BaseException | None = None, **extra: Any):
+def _log_outcome(
+    job: JobContext, outcome: str, started: float, *, error: BaseException | None = None, **extra: Any
+) -> None:
     duration = time.monotonic() - started
     metrics.observe_job(job.job_name, job.lane, outcome, duration)
     fields: dict[str, Any] = {"outcome": outcome, "duration_ms": round(duration * 1000, 1), **extra}

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from adolf.workers.lifecycle import Resources
 
 if TYPE_CHECKING:
-    from adolf.workers.engine import LaneWorker
+    from adolf.workers.engine import Lane
 
 RESOURCES = web.AppKey("resources", Resources)
 WORKERS = web.AppKey("workers", dict)
@@ -28,7 +28,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def ready(request: web.Request) -> web.Response:
     resources = request.app[RESOURCES]
-    workers: dict[str, LaneWorker] = request.app[WORKERS]
+    workers: dict[str, Lane] = request.app[WORKERS]
     checks = {
         "redis": await _probe(resources.redis.ping()),
         "postgres": await _probe(resources.db.fetchval("SELECT 1")),
@@ -46,22 +46,22 @@ async def _probe(awaitable: object) -> str:
     return "ok"
 
 
-def _lane_state(worker: LaneWorker, interval: float) -> str:
-    if worker.main_task is None or worker.main_task.done():
+def _lane_state(lane: Lane, interval: float) -> str:
+    if lane.main_task is None or lane.main_task.done():
         return "stopped"
-    if time.time() - worker._last_health_check > 3 * interval + 5:
-        return "stalled"
+    if time.time() - lane.last_poll > 3 * interval + 5:
+        return "stalled"  # Redis has not answered its polls for a while
     return "ok"
 
 
 async def metrics(request: web.Request) -> web.Response:
     redis = request.app[RESOURCES].redis
-    workers: dict[str, LaneWorker] = request.app[WORKERS]
+    workers: dict[str, Lane] = request.app[WORKERS]
     now_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=False) as pipe:
         for worker in workers.values():
-            pipe.zcard(worker.queue_name)
-            pipe.zcount(worker.queue_name, "-inf", now_ms)
+            pipe.zcard(worker.queue)
+            pipe.zcount(worker.queue, "-inf", now_ms)
         counts = await pipe.execute()
     for index, (lane, worker) in enumerate(workers.items()):
         QUEUE_LENGTH.labels(lane).set(counts[2 * index])
@@ -70,7 +70,7 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(resources: Resources, workers: dict[str, LaneWorker]) -> web.Application:
+def create_app(resources: Resources, workers: dict[str, Lane]) -> web.Application:
     app = web.Application()
     app[RESOURCES] = resources
     app[WORKERS] = workers
@@ -78,7 +78,7 @@ def create_app(resources: Resources, workers: dict[str, LaneWorker]) -> web.Appl
     return app
 
 
-async def start_health_server(resources: Resources, workers: dict[str, LaneWorker], *, port: int) -> web.AppRunner:
+async def start_health_server(resources: Resources, workers: dict[str, Lane], *, port: int) -> web.AppRunner:
     runner = web.AppRunner(create_app(resources, workers), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", port).start()

@@ -7,11 +7,11 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import asyncpg
-from arq.connections import ArqRedis
 
 from adolf.adapters import Adapters
 from adolf.adapters.notifications import build_channels
@@ -21,6 +21,7 @@ from adolf.services.notifications import send_alert
 from adolf.services.office import OfficeReporter, build_reporters
 from adolf.services.outbox import OutboxDispatcher
 from adolf.settings import Settings
+from adolf.workers.arq_seam import ArqRedis, Scripts
 from adolf.workers.failures import DeadLetterOffice
 from adolf.workers.lease import Leases
 from adolf.workers.registry import FailureHook
@@ -44,9 +45,11 @@ class Resources:
     adapters: Adapters
     office: dict[str, OfficeReporter]
     http: aiohttp.ClientSession  # notification channels and the dashboard push
+    scripts: Scripts
     leases: Leases
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
     _infra_alerted: dict[str, float] = field(default_factory=dict)
+    _unsent_alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     async def open(
@@ -57,11 +60,12 @@ class Resources:
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         outbox = OutboxDispatcher(db, build_channels(settings, http), poll_interval=settings.notify_poll_interval)
         limiter = RateLimiter(redis, settings.rate_limits, max_wait=settings.rate_limit_max_wait)
+        scripts = Scripts(redis)
         resources = cls(
             settings=settings,
             redis=redis,
             db=db,
-            dead_letters=DeadLetterOffice(db, redis, failure_hooks),
+            dead_letters=DeadLetterOffice(db, scripts, failure_hooks),
             outbox=outbox,
             limiter=limiter,
             adapters=Adapters.build(settings, limiter),
@@ -69,9 +73,14 @@ class Resources:
                 redis, push_session=http, dashboard_url=settings.office_dashboard_url, flush_interval=OFFICE_FLUSH
             ),
             http=http,
-            leases=Leases(redis, settings.job_lease_seconds),
+            scripts=scripts,
+            leases=Leases(scripts, settings.job_lease_seconds),
         )
-        resources._background.append(asyncio.create_task(outbox.run_forever(), name="adolf-outbox"))
+        resources._background += [
+            asyncio.create_task(outbox.run_forever(), name="adolf-outbox"),
+            asyncio.create_task(resources.dead_letters.run_forever(), name="adolf-dead-letters"),
+            asyncio.create_task(resources._send_unsent_alerts(), name="adolf-unsent-alerts"),
+        ]
         return resources
 
     async def close(self) -> None:
@@ -80,7 +89,7 @@ class Resources:
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.dead_letters.drain()
+        await self.dead_letters.retry_waiting()
         for reporter in self.office.values():
             await reporter.close()
         await self.leases.close()
@@ -89,7 +98,8 @@ class Resources:
         await self.db.close()
 
     async def infra_alert(self, exc: BaseException, *, job_name: str) -> None:
-        """Alert about an unreachable Redis/PostgreSQL, at most once per INFRA_ALERT_INTERVAL per cause."""
+        """Alert about an unreachable Redis/PostgreSQL, at most once per INFRA_ALERT_INTERVAL per cause. An alert
+        that cannot be stored (the outage is PostgreSQL's) is kept and stored once the database answers."""
         key = type(exc).__name__
         now = time.monotonic()
         if now - self._infra_alerted.get(key, -INFRA_ALERT_INTERVAL) < INFRA_ALERT_INTERVAL:
@@ -97,22 +107,21 @@ class Resources:
         self._infra_alerted[key] = now
         message = f"infrastructure error in {job_name}: {type(exc).__name__}: {exc}"
         logger.error(message)
-        try:
-            await send_alert(self.db, event_type="infra.error", message=message, data={"job": job_name})
-        except Exception as alert_exc:
-            logger.error("infra alert not stored (%s); it is only in this log", alert_exc)
+        self._unsent_alerts.append((message, {"job": job_name, "at": datetime.now(UTC).isoformat()}))
+        await self._store_alerts()
 
+    async def _store_alerts(self) -> None:
+        while self._unsent_alerts:
+            message, data = self._unsent_alerts[0]
+            try:
+                await send_alert(self.db, event_type="infra.error", message=message, data=data)
+            except Exception as alert_exc:
+                logger.warning("infra alert kept until PostgreSQL answers (%s)", type(alert_exc).__name__)
+                return
+            self._unsent_alerts.pop(0)
 
-async def startup(ctx: dict[str, Any]) -> None:
-    """arq on_startup for one lane run with the plain `arq` command."""
-    settings: Settings = ctx["settings"]
-    resources = await Resources.open(settings, ctx["redis"], failure_hooks=ctx["registry"].failure_hooks())
-    ctx["resources"] = resources
-    ctx["serializer"].sink = resources.dead_letters.submit_result
-
-
-async def shutdown(ctx: dict[str, Any]) -> None:
-    resources: Resources | None = ctx.get("resources")
-    if resources is not None:
-        ctx["serializer"].sink = None
-        await resources.close()
+    async def _send_unsent_alerts(self, interval: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self._unsent_alerts:
+                await self._store_alerts()

@@ -5,33 +5,33 @@ period, hand the rest back to the queue; a second signal stops at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
 
 from aiohttp import web
-from arq.connections import ArqRedis, create_pool
 
 from adolf.lanes import LANES
 from adolf.settings import Settings
+from adolf.workers import arq_seam
+from adolf.workers.arq_seam import ArqRedis
 from adolf.workers.catalog import REGISTRY
-from adolf.workers.engine import LaneWorker, worker_kwargs
+from adolf.workers.engine import Lane
 from adolf.workers.health import start_health_server
 from adolf.workers.lifecycle import Resources
 from adolf.workers.registry import Registry
-from adolf.workers.serialization import JobSerializer, deserialize
+from adolf.workers.waker import Waker
 
 logger = logging.getLogger(__name__)
 
 
-async def connect_redis(settings: Settings, serializer: JobSerializer | None = None) -> ArqRedis:
-    return await create_pool(
-        settings.redis_settings, job_serializer=serializer or JobSerializer(), job_deserializer=deserialize
-    )
+async def connect_redis(settings: Settings) -> ArqRedis:
+    return await arq_seam.connect(settings)
 
 
 class LaneGroup:
-    """Several lanes' arq workers in one process, sharing its resources."""
+    """Several lanes in one process, sharing its resources."""
 
     def __init__(
         self,
@@ -45,44 +45,41 @@ class LaneGroup:
         self.lanes = list(lanes or LANES)
         self.registry = registry
         self.burst = burst
-        self.workers: dict[str, LaneWorker] = {}
+        self.workers: dict[str, Lane] = {}
         self.resources: Resources | None = None
         self._redis: ArqRedis | None = None
+        self._waker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        serializer = JobSerializer()
-        self._redis = await connect_redis(self.settings, serializer)
+        self._redis = await connect_redis(self.settings)
         self.resources = await Resources.open(self.settings, self._redis, failure_hooks=self.registry.failure_hooks())
-        serializer.sink = self.resources.dead_letters.submit_result
-        ctx = {"settings": self.settings, "resources": self.resources, "serializer": serializer}
         for lane in self.lanes:
-            self.workers[lane] = LaneWorker(
-                **worker_kwargs(lane, self.settings, self.registry, serializer),
-                redis_pool=self._redis,
-                ctx=ctx,
-                lease_seconds=self.settings.job_lease_seconds,
-                handle_signals=False,
-                burst=self.burst,
-            )
+            self.workers[lane] = Lane(lane, self.resources, self.resources.scripts, self.registry, burst=self.burst)
 
     async def run(self) -> None:
         """Until stopped (or, in burst mode, until the lanes' queues are empty)."""
-        await asyncio.gather(*(w.run_until_stopped() for w in self.workers.values()))
+        waker = Waker(self._redis, list(self.workers.values()), timeout=self.settings.poll_delay * 2)
+        self._waker = asyncio.create_task(waker.run(), name="adolf-waker")
+        try:
+            await asyncio.gather(*(lane.run() for lane in self.workers.values()))
+        finally:
+            self._waker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._waker
 
     def stop(self, *, graceful: bool = True) -> None:
         """Graceful: stop picking jobs, wait up to the grace period, then hand running jobs back to the queue."""
-        for worker in self.workers.values():
-            if graceful:
-                worker.handle_sig_wait_for_completion(signal.SIGTERM)
-            else:
-                worker.handle_sig(signal.SIGTERM)
+        grace = self.settings.shutdown_grace_seconds if graceful else 0.0
+        for lane in self.workers.values():
+            lane.stop(hand_back_after=grace)
 
     async def close(self) -> None:
-        for worker in self.workers.values():
-            await worker.close()
         if self.resources is not None:
             await self.resources.close()
         if self._redis is not None:
+            with contextlib.suppress(Exception):
+                for lane in self.workers.values():
+                    await self._redis.delete(arq_seam.health_key(lane.queue))
             await self._redis.aclose()
 
 

@@ -7,7 +7,6 @@ A failed job's exception is stored as `{"__exception__": {"type", "message", "co
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -81,32 +80,3 @@ def deserialize(raw: bytes) -> dict[str, Any]:
         info = result[EXCEPTION_KEY]
         data["r"] = JobFailed(str(info.get("type")), str(info.get("message")), info.get("code"))
     return data
-
-
-FailureSink = Callable[[dict[str, Any]], None]
-
-
-class JobSerializer:
-    """arq's `job_serializer`, which also reports failures that no job code saw.
-
-    arq runs no hook when it fails a job before or around the job's own code: job expired, undecodable payload,
-    unknown function, tries used up by a crash, the hard timeout. Every one of those results passes through the
-    result serializer, so this is where they are handed to the dead-letter sink. Failures our job wrapper already
-    dead-lettered carry `dead_lettered = True` and are not reported twice.
-    """
-
-    def __init__(self) -> None:
-        self.sink: FailureSink | None = None
-
-    def __call__(self, data: dict[str, Any]) -> bytes:
-        if self.sink is not None and _unreported_failure(data):
-            try:
-                self.sink(data)
-            except Exception:
-                logger.exception("dead-letter sink failed for job %s", data.get("id"))
-        return serialize(data)
-
-
-def _unreported_failure(data: dict[str, Any]) -> bool:
-    result = data.get("r")
-    return data.get("s") is False and isinstance(result, BaseException) and not getattr(result, "dead_lettered", False)

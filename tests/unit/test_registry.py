@@ -49,33 +49,32 @@ def test_content_factory_schedules_and_lanes_follow_the_seed():
     assert publish.retry_unexpected and publish.finalize is not None  # seed: unexpected errors retried too
 
 
-def test_cron_jobs_are_registered_in_moscow_time_with_their_own_names():
-    from adolf.workers.engine import worker_kwargs
-    from adolf.workers.serialization import JobSerializer
-    from tests.conftest import make_settings
+def test_each_lane_runs_its_jobs_and_schedules_under_their_own_names():
+    from adolf.workers.engine import lane_specs
 
-    settings = make_settings()
-    kwargs = worker_kwargs("content_low", settings, REGISTRY, JobSerializer())
-    assert str(kwargs["timezone"]) == "Europe/Moscow"
-    assert sorted(c.name for c in kwargs["cron_jobs"]) == [
+    assert {s.name for s in lane_specs("content_low", REGISTRY)} >= {
+        "content_factory.tasks.office_heartbeat",
+        "adolf.ping",
+    }
+    assert sorted(c.name for c in REGISTRY.crons_for_lane("content_low")) == [
         "cron:content_factory.tasks.cleanup_old_drafts",
         "cron:content_factory.tasks.office_heartbeat",
         "cron:content_factory.tasks.reconcile_publications",
     ]
-    assert {f.name for f in kwargs["functions"]} >= {"content_factory.tasks.office_heartbeat", "adolf.ping"}
-    # seed: result_expires=86400 -- results of every job and cron run stay readable by id for 24 h
-    assert kwargs["keep_result"] == 86_400
-    assert {f.keep_result_s for f in kwargs["functions"]} | {c.keep_result_s for c in kwargs["cron_jobs"]} == {86_400}
 
 
-def test_the_plain_arq_command_runs_fewer_jobs_at_once_unless_told_otherwise():
-    from adolf.workers.engine import PLAIN_ARQ_DEFAULT_MAX_JOBS, worker_kwargs
-    from adolf.workers.serialization import JobSerializer
+def test_the_plain_arq_command_gets_one_settings_class_per_lane_naming_every_job():
+    import asyncio
+
     from tests.conftest import make_settings
 
-    settings = make_settings()
-    assert worker_kwargs("content_high", settings, REGISTRY, JobSerializer())["max_jobs"] == 5000
-    plain = worker_kwargs("content_high", settings, REGISTRY, JobSerializer(), plain_arq=True)
-    assert plain["max_jobs"] == PLAIN_ARQ_DEFAULT_MAX_JOBS
-    told = make_settings(concurrency={"content_high": 3000})
-    assert worker_kwargs("content_high", told, REGISTRY, JobSerializer(), plain_arq=True)["max_jobs"] == 3000
+    policy = asyncio.get_event_loop_policy()
+    try:
+        from adolf.workers.lanes import arq_settings_class  # sets uvloop's policy, for the arq command
+    finally:
+        asyncio.set_event_loop_policy(policy)
+
+    cls = arq_settings_class("content_low", make_settings())
+    names = {f.name for f in cls.functions}
+    assert cls.queue_name == "adolf:queue:content_low" and cls.handle_signals is False
+    assert {"content_factory.tasks.office_heartbeat", "cron:content_factory.tasks.cleanup_old_drafts"} <= names

@@ -7,7 +7,7 @@ import pytest
 from arq.jobs import deserialize_job_raw, deserialize_result, serialize_result
 
 from adolf.errors import ValidationFailed
-from adolf.workers.serialization import JobFailed, JobSerializer, deserialize, serialize
+from adolf.workers.serialization import JobFailed, deserialize, serialize
 
 
 class Boom:
@@ -46,18 +46,6 @@ def test_a_failed_result_comes_back_as_job_failed_with_its_code():
         "title too long",
         "VALIDATION_ERROR",
     )
-
-
-def test_serializer_reports_failures_no_job_code_saw_once():
-    reported = []
-    serializer = JobSerializer()
-    serializer.sink = reported.append
-    already = RuntimeError("stored by the wrapper")
-    already.dead_lettered = True
-    serializer({"s": False, "r": RuntimeError("max 3 retries exceeded"), "id": "a"})
-    serializer({"s": False, "r": already, "id": "b"})
-    serializer({"s": True, "r": {"ok": 1}, "id": "c"})
-    assert [d["id"] for d in reported] == ["a"]
 
 
 @pytest.mark.parametrize(

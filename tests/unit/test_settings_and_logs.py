@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from adolf.limits import DOCUMENTED_RATE_LIMITS
 from adolf.logs import JsonFormatter, SecretMasker, log_context
 from adolf.settings import Settings
+from adolf.workers.arq_seam import redis_settings
 
 
 def test_settings_read_adolf_env(monkeypatch):
@@ -14,10 +15,13 @@ def test_settings_read_adolf_env(monkeypatch):
     monkeypatch.setenv("ADOLF_CONCURRENCY__CONTENT_HIGH", "7")
     monkeypatch.setenv("ADOLF_RATE_LIMITS", '{"wb.cards_update": "20/60:5"}')
     monkeypatch.setenv("ADOLF_WB_TOKEN", "secret-token-value")
+    monkeypatch.setenv("ADOLF_REDIS_SENTINELS", "10.0.0.1:26379, 10.0.0.2:26379")
     settings = Settings(_env_file=None)
-    assert (settings.redis_settings.host, settings.redis_settings.port, settings.redis_settings.database) == (
-        "example",
-        6390,
+    redis = redis_settings(settings)
+    assert (redis.host, redis.sentinel, redis.sentinel_master, redis.database) == (
+        [("10.0.0.1", 26379), ("10.0.0.2", 26379)],
+        True,
+        "mymaster",
         3,
     )
     assert settings.lane_concurrency("content_high") == 7

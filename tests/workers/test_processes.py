@@ -102,19 +102,19 @@ async def test_adolf_check_answers_per_lane(redis, worker_processes, settings):
 
 
 async def test_a_run_whose_lease_was_taken_over_stops_renewing_it(redis, settings):
+    from adolf.workers.arq_seam import Scripts
     from adolf.workers.lease import Leases
 
-    leases = Leases(redis, lease_seconds=0.3)
-    await redis.set("arq:in-progress:job-x", b"1", px=10_000)  # arq's claim
-    await redis.set("arq:in-progress:job-y", b"1", px=10_000)
-    lease = leases.hold("job-x", 1)
-    kept = leases.hold("job-y", 1)
+    leases = Leases(Scripts(redis), lease_seconds=0.3)
+    await redis.set("arq:in-progress:job-x", b"run-x", px=10_000)  # the claims, with each run's token
+    await redis.set("arq:in-progress:job-y", b"run-y", px=10_000)
+    lease = leases.hold("job-x", "run-x")
+    kept = leases.hold("job-y", "run-y")
 
-    async def stamped():
-        return await redis.get("arq:in-progress:job-x") != b"1"
+    async def renewed():
+        return 0 < await redis.pttl("arq:in-progress:job-y") <= 300
 
-    await eventually(stamped, what="lease stamped with the run's token")
-    assert 0 < await redis.pttl("arq:in-progress:job-y") <= 300  # renewed to the short lease, both in one round
+    await eventually(renewed, what="leases renewed to the short lease")
     await redis.set("arq:in-progress:job-x", b"another-worker", px=10_000)  # the key expired and was claimed again
     await asyncio.wait_for(lease.lost.wait(), 2)  # the first holder notices and gives up
     assert await redis.get("arq:in-progress:job-x") == b"another-worker"

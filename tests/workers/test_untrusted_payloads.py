@@ -29,7 +29,7 @@ async def test_a_pickle_payload_planted_in_the_queue_runs_nothing_and_fails_clea
 
     result = await eventually(lambda: Job(job_id, redis, _deserializer=deserialize).result_info(), what="result")
     assert result.success is False and isinstance(result.result, JobFailed)
-    assert result.result.type_name == "DeserializationError"
+    assert result.result.type_name == "UndecodableJob"
     assert not marker.exists()
     row = await eventually(
         lambda: db.fetchrow("SELECT * FROM failed_jobs WHERE job_id = $1", job_id), what="failed_jobs row"
@@ -52,7 +52,7 @@ async def test_a_well_formed_payload_with_wrong_field_types_fails_cleanly_and_th
     await lane_group(["content_low"])
 
     result = await eventually(lambda: Job(job_id, redis, _deserializer=deserialize).result_info(), what="result")
-    assert result.success is False and result.result.type_name == "DeserializationError"
+    assert result.success is False and result.result.type_name == "UndecodableJob"
     row = await eventually(
         lambda: db.fetchrow("SELECT * FROM failed_jobs WHERE job_id = $1", job_id), what="failed_jobs row"
     )

@@ -9,13 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from arq.jobs import JobStatus
-
 from adolf.errors import Deferred
 from adolf.models.jobs import CleanupDraftsArgs, DeadLetterArgs, NoArgs, PublishContentArgs, RetryPublicationArgs
 from adolf.services import cleanup, publishing, verification
 from adolf.services.office import CONTENT_FACTORY_AGENTS
-from adolf.workers.arq_keys import job_alive
+from adolf.workers.arq_seam import JobStatus, job_alive
 from adolf.workers.context import JobContext
 
 PUBLISH_RUNNING_DEFER = 5.0

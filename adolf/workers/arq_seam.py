@@ -1,0 +1,452 @@
+"""The one module that knows arq from the inside (arq is in maintenance-only mode: a move to another queue changes
+this module, not the jobs). Tests in tests/workers/test_arq_seam.py pin each arq behaviour relied on here, so an arq
+upgrade fails loudly in one place.
+
+What ADOLF keeps of arq is its Redis data model, so that services enqueue with arq's `enqueue_job` and read status and
+results with arq's `Job`, and the plain `arq` command starts a lane:
+
+- the queue: a sorted set of job ids scored by run-at time in ms (one per lane);
+- `arq:job:<id>`: the job (function name, args, kwargs, try, enqueue time), here as JSON, never pickle;
+- `arq:in-progress:<id>`: the claim of a run; here it holds the run's lease token and lives one lease, renewed;
+- `arq:retry:<id>`: how many tries have started;
+- `arq:result:<id>`: the outcome arq's `Job.result()` reads;
+- `<queue>:health-check`: what `arq --check` reads.
+
+The jobs themselves run in ADOLF's engine (adolf/workers/engine.py). Every write a run makes when it ends goes
+through one script fenced by the run's lease token, so a run whose lease was lost (a stalled process whose job was
+taken over) can never touch another run's job, result or try count.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import (
+    health_check_key_suffix,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
+from arq.cron import next_cron
+from arq.jobs import Job, JobStatus
+from arq.worker import func
+
+from adolf.workers.serialization import deserialize, serialize
+
+__all__ = [
+    "ArqRedis",
+    "Job",
+    "JobStatus",
+    "RetryKeyTtl",
+    "Scripts",
+    "health_key",
+    "in_progress_key",
+    "job_key",
+    "result_key",
+    "retry_key",
+]
+
+RetryKeyTtl = 88_400  # seconds arq keeps a try counter
+EXPIRES_EXTRA_MS = 86_400_000  # arq's default: a job not started a day after its time expires
+WAKE_PREFIX = "adolf:wake:"
+
+
+def job_key(job_id: str) -> str:
+    return job_key_prefix + job_id
+
+
+def in_progress_key(job_id: str) -> str:
+    return in_progress_key_prefix + job_id
+
+
+def retry_key(job_id: str) -> str:
+    return retry_key_prefix + job_id
+
+
+def result_key(job_id: str) -> str:
+    return result_key_prefix + job_id
+
+
+def health_key(queue: str) -> str:
+    return queue + health_check_key_suffix
+
+
+def wake_key(queue: str) -> str:
+    """A list an idle lane blocks on; pushed with every enqueue (and by a lane that left due jobs unclaimed)."""
+    return WAKE_PREFIX + queue
+
+
+def job_ref(job_id: str, enqueue_time: datetime) -> str:
+    """One run of a job: its id and enqueue time (a job id enqueued again is another run)."""
+    return f"{job_id}@{int(enqueue_time.timestamp() * 1000)}"
+
+
+def cron_job_id(name: str, when: datetime) -> str:
+    """arq's id for one slot of a schedule: every process computes the same one, so the slot is enqueued once."""
+    return f"{name}:{int(when.timestamp() * 1000)}"
+
+
+def next_cron_time(after: datetime, *, hour: Any, minute: Any, second: Any) -> datetime:
+    return next_cron(after, hour=hour, minute=minute, second=second, microsecond=0)
+
+
+# --- redis connections -------------------------------------------------------------------------------------------
+
+
+async def connect(settings: Any) -> ArqRedis:
+    """An ArqRedis pool for settings.redis_url, or through Redis Sentinel when settings.redis_sentinels is set."""
+    return await create_pool(
+        redis_settings(settings), job_serializer=serialize, job_deserializer=deserialize, default_queue_name="arq:queue"
+    )
+
+
+def redis_settings(settings: Any) -> RedisSettings:
+    base = RedisSettings.from_dsn(settings.redis_url)
+    base.conn_retries = 0  # the engine reconnects with its own backoff
+    if not settings.redis_sentinels:
+        return base
+    hosts = [(host, int(port)) for host, _, port in (s.rpartition(":") for s in settings.redis_sentinels)]
+    base.host, base.sentinel, base.sentinel_master = hosts, True, settings.redis_sentinel_master
+    return base
+
+
+# --- the job, as arq stores it -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payload:
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    enqueue_job_try: int | None
+    enqueue_time_ms: int
+
+
+class UndecodableJob(Exception):
+    """The job's payload is not a JSON object of arq's shape (or was written with pickle)."""
+
+    code = "UNDECODABLE_JOB"
+
+
+def decode_job(raw: bytes) -> Payload:
+    try:
+        data = deserialize(raw)
+    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        raise UndecodableJob(f"the job's payload cannot be read: {exc}") from None
+    return Payload(data["f"], tuple(data["a"]), data["k"], data["t"], data["et"])
+
+
+def encode_result(
+    *,
+    payload: Payload | None,
+    job_id: str,
+    queue: str,
+    job_try: int,
+    success: bool,
+    result: Any,
+    started_ms: int,
+    finished_ms: int,
+) -> bytes:
+    """The result arq's `Job.result()` and `Job.result_info()` read."""
+    data = {
+        "t": job_try,
+        "f": payload.function if payload else "<unknown>",
+        "a": list(payload.args) if payload else [],
+        "k": payload.kwargs if payload else {},
+        "et": payload.enqueue_time_ms if payload else 0,
+        "s": success,
+        "r": result,
+        "st": started_ms,
+        "ft": finished_ms,
+        "q": queue,
+        "id": job_id,
+    }
+    try:
+        return serialize(data)
+    except TypeError:
+        data.update(r=f"unable to serialize result: {type(result).__name__}", s=False)
+        return serialize(data)
+
+
+# --- scripts -------------------------------------------------------------------------------------------------------
+
+# KEYS[1] queue, KEYS[2] its wake list; ARGV: in-progress prefix, token prefix, lease ms, how many to claim, read
+# limit. Claims the due jobs no run holds (arq's claim, for a whole poll in one round trip). Returns
+# {id, score, token, ...} then, last, the score of the next job not yet due (or -1). If due jobs were left unclaimed
+# it pushes the wake list, so another idle process takes them.
+_CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prefix, tokens, lease, wanted, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+local claimed, left = 0, 0
+if wanted > 0 then
+    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+    for i = 1, #due, 2 do
+        local id = due[i]
+        if redis.call('EXISTS', prefix .. id) == 0 then
+            if claimed < wanted then
+                local token = tokens .. ':' .. now .. ':' .. i
+                redis.call('SET', prefix .. id, token, 'PX', lease)
+                out[#out + 1] = id
+                out[#out + 1] = due[i + 1]
+                out[#out + 1] = token
+                claimed = claimed + 1
+            else
+                left = left + 1
+            end
+        end
+    end
+end
+if left > 0 then
+    redis.call('LPUSH', KEYS[2], 1)
+    redis.call('LTRIM', KEYS[2], 0, 0)
+end
+local nxt = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+out[#out + 1] = (nxt[2] or -1)
+out[#out + 1] = now
+return out
+"""
+
+# KEYS: in-progress, job, retry. ARGV: token, retry ttl. The run starts: its try counted. Returns {payload, try} or
+# {false} when the run no longer holds the job.
+_START = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {false, 0} end
+local job_try = redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return {redis.call('GET', KEYS[2]), job_try}
+"""
+
+# KEYS: in-progress, queue, job, retry, result. ARGV: token, job id, mode, result, result ttl ms, score.
+# mode 'done': result kept, the job gone. 'again': due again at `score`, the try kept. 'refund': due again at
+# `score`, the try given back (never below 0, its expiry kept). 1 = written, 0 = the run no longer held the job.
+_FINISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local mode = ARGV[3]
+if mode == 'done' then
+    if ARGV[4] ~= '' then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[5]) end
+    redis.call('DEL', KEYS[3], KEYS[4])
+    redis.call('ZREM', KEYS[2], ARGV[2])
+else
+    if mode == 'refund' then
+        local tries = tonumber(redis.call('GET', KEYS[4]))
+        if tries and tries > 0 then redis.call('DECR', KEYS[4]) end
+    end
+    redis.call('ZADD', KEYS[2], 'XX', ARGV[6], ARGV[2])
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# KEYS: in-progress. ARGV: token, lease ms. 1 = renewed, 0 = the run no longer holds the job.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+# KEYS: job, result, queue, wake. ARGV: payload, expiry ms, score, job id. arq's enqueue (refused while the id has a
+# job or a kept result), plus the wake-up of an idle lane. 1 = enqueued.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+redis.call('LPUSH', KEYS[4], 1)
+redis.call('LTRIM', KEYS[4], 0, 0)
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job_id: str
+    score: int
+    token: str
+
+
+@dataclass(frozen=True)
+class Poll:
+    claimed: list[Claimed]
+    next_due_ms: int | None  # the next job not yet due, if any
+    now_ms: int  # Redis's clock
+
+
+class Scripts:
+    """The Lua scripts over arq's keys, registered once per Redis client."""
+
+    def __init__(self, redis: ArqRedis) -> None:
+        self.redis = redis
+        self._claim = redis.register_script(_CLAIM)
+        self._start = redis.register_script(_START)
+        self._finish = redis.register_script(_FINISH)
+        self._renew = redis.register_script(_RENEW)
+        self._enqueue = redis.register_script(_ENQUEUE)
+
+    async def claim(self, queue: str, *, token_prefix: str, lease_ms: int, wanted: int, read_limit: int) -> Poll:
+        args = [in_progress_key_prefix, token_prefix, lease_ms, wanted, read_limit]
+        out = await self._claim(keys=[queue, wake_key(queue)], args=args)
+        now_ms, next_due = int(out[-1]), int(float(out[-2]))
+        claimed = [Claimed(_text(out[i]), int(float(out[i + 1])), _text(out[i + 2])) for i in range(0, len(out) - 2, 3)]
+        return Poll(claimed, None if next_due < 0 else next_due, now_ms)
+
+    async def start(self, job_id: str, token: str) -> tuple[bytes | None, int] | None:
+        """The job's payload and this run's try; None when the run no longer holds the job."""
+        raw, job_try = await self._start(
+            keys=[in_progress_key(job_id), job_key(job_id), retry_key(job_id)], args=[token, RetryKeyTtl]
+        )
+        if raw is None and job_try == 0:
+            return None
+        return raw, int(job_try)
+
+    async def finish(
+        self,
+        queue: str,
+        job_id: str,
+        token: str,
+        *,
+        mode: str,
+        result: bytes = b"",
+        result_ttl_ms: int = 0,
+        score_ms: int = 0,
+    ) -> bool:
+        keys = [in_progress_key(job_id), queue, job_key(job_id), retry_key(job_id), result_key(job_id)]
+        written = await self._finish(keys=keys, args=[token, job_id, mode, result, result_ttl_ms, score_ms])
+        return bool(written)
+
+    async def set_try(self, job_id: str, job_try: int) -> None:
+        await self.redis.set(retry_key(job_id), job_try, ex=RetryKeyTtl)
+
+    async def renew(self, job_id: str, token: str, lease_ms: int, *, client: Any = None) -> Any:
+        return await self._renew(keys=[in_progress_key(job_id)], args=[token, lease_ms], client=client)
+
+    async def enqueue(
+        self,
+        queue: str,
+        job_id: str,
+        function: str,
+        kwargs: dict[str, Any],
+        *,
+        score_ms: int,
+        expires_ms: int,
+        now_ms: int,
+    ) -> bool:
+        payload = serialize({"f": function, "a": [], "k": kwargs, "t": None, "et": now_ms})
+        keys = [job_key(job_id), result_key(job_id), queue, wake_key(queue)]
+        return bool(await self._enqueue(keys=keys, args=[payload, expires_ms, score_ms, job_id]))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def job_alive(redis: ArqRedis, ref: str) -> bool:
+    """Whether the run `ref` still exists: queued, deferred, waiting for a retry, or running."""
+    job_id, _, enqueued_ms = ref.rpartition("@")
+    if not job_id or not enqueued_ms.isdecimal():
+        return False
+    raw = await redis.get(job_key(job_id))
+    if raw is None:
+        return False
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return True  # an id we cannot read still names a live job; never take over from it
+    return not isinstance(payload, dict) or payload.get("et") == int(enqueued_ms)
+
+
+def job_handle(job_id: str, redis: ArqRedis, queue: str) -> Job:
+    """arq's handle on a job: `status()`, `result()`, `result_info()`."""
+    return Job(job_id, redis, _queue_name=queue, _deserializer=deserialize)
+
+
+_scripts: weakref.WeakKeyDictionary[ArqRedis, Scripts] = weakref.WeakKeyDictionary()
+
+
+def scripts_for(redis: ArqRedis) -> Scripts:
+    known = _scripts.get(redis)
+    if known is None:
+        known = _scripts[redis] = Scripts(redis)
+    return known
+
+
+async def enqueue(
+    redis: ArqRedis,
+    function: str,
+    kwargs: dict[str, Any],
+    *,
+    queue: str,
+    job_id: str | None = None,
+    defer_by: float = 0.0,
+) -> Job | None:
+    """arq's enqueue_job (refused, None, while the id has a job or a kept result) that also wakes an idle lane."""
+    job_id = job_id or uuid.uuid4().hex
+    now_ms = int(time.time() * 1000)
+    defer_ms = int(max(0.0, defer_by) * 1000)
+    enqueued = await scripts_for(redis).enqueue(
+        queue,
+        job_id,
+        function,
+        kwargs,
+        score_ms=now_ms + defer_ms,
+        expires_ms=defer_ms + EXPIRES_EXTRA_MS,
+        now_ms=now_ms,
+    )
+    return job_handle(job_id, redis, queue) if enqueued else None
+
+
+# --- the plain `arq` command ---------------------------------------------------------------------------------------
+
+
+def arq_command_burst() -> bool:
+    """Whether the `arq` command was started with --burst (arq does not tell its on_startup hook)."""
+    return "--burst" in sys.argv[1:]
+
+
+async def _never_called(ctx: dict[str, Any]) -> None:
+    raise RuntimeError("arq's own loop does not run ADOLF's jobs; the engine does")
+
+
+def arq_settings_class(
+    class_name: str, *, queue: str, job_names: list[str], redis_settings_: RedisSettings, run_engine: Any, doc: str
+) -> type:
+    """An arq settings class whose worker hands its lane to ADOLF's engine: its on_startup hook runs the engine until
+    it stops (SIGTERM/SIGINT, or an empty queue with --burst) and then ends the process, so arq's own loop never
+    runs and the plain `arq` command has the engine's guarantees. arq still connects (waiting for Redis) first."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        code = 0
+        try:
+            await run_engine(burst=arq_command_burst())
+        except BaseException:
+            logging.getLogger(__name__).exception("the %s lane stopped on an error", queue)
+            code = 1
+        finally:
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)  # arq's teardown would run its own loop's cleanup against a lane it never ran
+
+    redis_settings_.conn_retries = 1_000_000  # arq waits for Redis at startup instead of giving up after 5 s
+    attrs = {
+        "functions": [func(_never_called, name=name) for name in job_names],
+        "queue_name": queue,
+        "redis_settings": redis_settings_,
+        "on_startup": on_startup,
+        "handle_signals": False,  # the engine handles SIGTERM/SIGINT itself
+        "job_serializer": serialize,
+        "job_deserializer": deserialize,
+        "__doc__": doc,
+    }
+    return type(class_name, (), attrs)
