@@ -43,6 +43,7 @@ MIN_POLL_GAP = 0.005  # a busy lane polls at most this often
 READ_MARGIN = 100  # ids read beyond the lane's running and free slots
 BACKOFF = (0.1, 5.0)  # a lane's waits after Redis errors, doubling
 FINISH_PATIENCE = 4  # leases a run keeps trying to write its outcome while Redis is away
+REDIS_CALL_LIMIT = 10.0  # seconds a lane waits for Redis to answer one poll
 
 
 def ping_spec(lane: str) -> JobSpec:
@@ -117,8 +118,9 @@ class Lane:
         while not self._stopping:
             self.wake.clear()
             try:
-                wait = await self._poll()
-                await self._heartbeat()
+                async with asyncio.timeout(REDIS_CALL_LIMIT):  # a Redis that hangs (no answer, no reset) is away too
+                    wait = await self._poll()
+                    await self._heartbeat()
                 self._redis_back()
                 backoff.reset()
             except Exception as exc:
@@ -349,7 +351,8 @@ class Lane:
         deadline = time.monotonic() + FINISH_PATIENCE * self._lease_ms / 1000
         while True:
             try:
-                return await write()
+                async with asyncio.timeout(REDIS_CALL_LIMIT):
+                    return await write()
             except Exception as exc:
                 if not is_infra_error(exc) or lost.is_set() or time.monotonic() > deadline:
                     raise

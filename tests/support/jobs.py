@@ -7,7 +7,7 @@ import os
 from typing import Any
 from uuid import UUID
 
-from adolf.errors import RetryLater
+from adolf.errors import Deferred, RetryLater
 from adolf.models.jobs import JobArgs
 from adolf.workers.catalog import REGISTRY
 from adolf.workers.context import JobContext
@@ -47,11 +47,26 @@ async def flaky(job: JobContext, args: KeyArgs) -> dict[str, Any]:
 
 
 async def slow(job: JobContext, args: KeyArgs) -> dict[str, Any]:
-    """Marks its start (with the pid of the process running it), then sleeps."""
+    """Marks its start (with the pid of the process running it), then sleeps; marks a cancellation too."""
     await job.resources.redis.rpush(f"tests:slow:{args.key}", f"{os.getpid()}:{job.job_try}")
-    await asyncio.sleep(args.seconds)
+    try:
+        await asyncio.sleep(args.seconds)
+    except asyncio.CancelledError:
+        await asyncio.shield(job.resources.redis.rpush(f"tests:slow-cancelled:{args.key}", str(os.getpid())))
+        raise
     await job.resources.redis.rpush(f"tests:slow-done:{args.key}", str(os.getpid()))
     return {"slept": args.seconds}
+
+
+async def defer_later(job: JobContext, args: KeyArgs) -> None:
+    """Sleeps, then asks to run again later (a deferral gives its try back)."""
+    await job.resources.redis.rpush(f"tests:slow:{args.key}", f"{os.getpid()}:{job.job_try}")
+    try:
+        await asyncio.sleep(args.seconds)
+    except asyncio.CancelledError:
+        await asyncio.shield(job.resources.redis.rpush(f"tests:slow-cancelled:{args.key}", str(os.getpid())))
+        raise
+    raise Deferred("not yet", delay=60)
 
 
 async def broken(job: JobContext, args: KeyArgs) -> None:
@@ -69,10 +84,14 @@ TEST_JOBS = (
     JobSpec("tests.flaky", flaky, "content_low", KeyArgs, timeout=10, max_tries=3),
     JobSpec("tests.slow", slow, "content_default", KeyArgs, timeout=60, max_tries=3),
     JobSpec("tests.broken", broken, "content_low", KeyArgs, timeout=10, max_tries=2),
+    JobSpec("tests.defer_later", defer_later, "content_default", KeyArgs, timeout=60, max_tries=3),
     JobSpec("tests.broken_retried", broken, "content_low", KeyArgs, timeout=10, max_tries=2, retry_unexpected=True),
     JobSpec("tests.cron_probe", cron_probe, "scout_default", JobArgs, timeout=10),
 )
 EVERY_SECOND = CronSpec("tests.cron_probe", second=set(range(60)))
+# a schedule that never fires during a test (its slots are enqueued by hand)
+SLOW_CRON = CronSpec("tests.slow", hour=3, minute=33, second=33, kwargs={"key": "cron", "seconds": 1.5})
 
 TEST_REGISTRY = REGISTRY.extended(jobs=TEST_JOBS)
 CRON_REGISTRY = REGISTRY.extended(jobs=TEST_JOBS, crons=[EVERY_SECOND])
+SLOW_CRON_REGISTRY = REGISTRY.extended(jobs=TEST_JOBS, crons=[SLOW_CRON])

@@ -1,0 +1,81 @@
+"""Throwaway Redis servers for outage and failover tests: started on free loopback ports, stopped by pid (never the
+configured servers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnRedis:
+    """redis-server with an append-only file, as deploy/ configures it: a restart keeps every key."""
+
+    def __init__(self, directory: Path, *, port: int | None = None, args: tuple[str, ...] = ()) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.args = args
+        self.process: asyncio.subprocess.Process | None = None
+        self._log: Any = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    async def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log = self._log = (self.directory / "redis.log").open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "", *self.args,
+            stdout=log, stderr=log,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while not await self.answers():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {self.port} did not start")
+            await asyncio.sleep(0.05)
+
+    async def answers(self) -> bool:
+        client = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
+        try:
+            return bool(await client.ping())
+        except Exception:
+            return False
+        finally:
+            await client.aclose()
+
+    def pause(self) -> None:
+        """The server hangs (connections stay open, nothing answers) until `resume`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    async def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: a clean shutdown (the append-only file flushed); SIGKILL: a crash."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGCONT)
+                self.process.send_signal(sig)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 10)
+            if self.process.returncode is None:
+                self.process.kill()
+                await self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,187 @@
+"""Issue 8's findings, each reproduced on real Redis and PostgreSQL: a lost lease, a cron run handed back, Redis
+restarts and blips, broken database connections, the try counter after a take-over, pickup, and the seam over arq."""
+
+import asyncio
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from arq.jobs import Job
+
+from adolf.errors import is_infra_error
+from adolf.lanes import LANES
+from adolf.models.content import DeadLetter
+from adolf.workers.failures import store_dead_letter
+from adolf.workers.runner import LaneGroup, connect_redis
+from adolf.workers.serialization import deserialize
+from tests.conftest import make_settings
+from tests.support.jobs import SLOW_CRON_REGISTRY, TEST_REGISTRY
+from tests.support.servers import OwnRedis
+from tests.support.waiting import eventually
+
+SLOW = LANES["content_default"].queue
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _started(redis, key: str, count: int = 1) -> list[bytes]:
+    async def started():
+        runs = await redis.lrange(f"tests:slow:{key}", 0, -1)
+        return runs if len(runs) >= count else None
+
+    return await eventually(started, what=f"run {count} of {key} started")
+
+
+async def test_a_run_whose_lease_is_lost_stops_at_once_and_never_touches_the_next_run_of_its_id(
+    redis, lane_group, client
+):
+    await lane_group(["content_default"])
+    first = await redis.enqueue_job("tests.slow", key="A", seconds=4, _queue_name=SLOW, _job_id="same")
+    await _started(redis, "A")
+    # another worker took the job over (this process stalled past its lease), ran it and finished it...
+    await redis.set("arq:in-progress:same", "another-worker", px=60_000)
+    await redis.delete("arq:in-progress:same", "arq:job:same", "arq:retry:same")
+    await redis.zrem(SLOW, "same")
+    # ...and the same id was enqueued again
+    second = await redis.enqueue_job("tests.slow", key="B", seconds=0.2, _queue_name=SLOW, _job_id="same")
+    assert first is not None and second is not None
+
+    assert await second.result(timeout=10, poll_delay=0.05) == {"slept": 0.2}
+    cancelled = await eventually(lambda: redis.lrange("tests:slow-cancelled:A", 0, -1), what="the stale run stopped")
+    assert len(cancelled) == 1 and await redis.lrange("tests:slow-done:A", 0, -1) == []
+    assert (await second.result_info()).result == {"slept": 0.2}  # its result, not the stale run's
+    assert len(await redis.lrange("tests:slow:B", 0, -1)) == 1
+
+
+async def test_a_deferred_run_whose_lease_was_taken_over_gives_back_no_try_of_the_new_run(redis, lane_group):
+    await lane_group(["content_default"])
+    await redis.enqueue_job("tests.defer_later", key="D", seconds=2.5, _queue_name=SLOW, _job_id="deferred")
+    await _started(redis, "D")
+    await redis.set("arq:in-progress:deferred", "another-worker", px=60_000)  # taken over, on its first try
+    await redis.set("arq:retry:deferred", 1, ex=3600)
+    await eventually(lambda: redis.lrange("tests:slow-cancelled:D", 0, -1), what="the stale run stopped")
+    assert await redis.get("arq:retry:deferred") == b"1" and await redis.ttl("arq:retry:deferred") > 0
+
+
+async def test_a_cron_run_handed_back_at_shutdown_runs_its_slot_again(redis, db):
+    settings = make_settings(shutdown_grace_seconds=0.0)
+    slot = "cron:tests.slow:1000"
+    await redis.enqueue_job("cron:tests.slow", _queue_name=SLOW, _job_id=slot)
+    group = LaneGroup(settings, lanes=["content_default"], registry=SLOW_CRON_REGISTRY)
+    await group.start()
+    running = asyncio.create_task(group.run())
+    await _started(redis, "cron")
+    group.stop(graceful=True)  # a deploy whose grace period the run outlasts
+    await asyncio.wait_for(running, 10)
+    await group.close()
+    assert await redis.lrange("tests:slow-done:cron", 0, -1) == []
+
+    again = LaneGroup(settings, lanes=["content_default"], registry=SLOW_CRON_REGISTRY, burst=True)
+    await again.start()
+    await asyncio.wait_for(again.run(), 30)
+    await again.close()
+    result = await Job(slot, redis, _queue_name=SLOW, _deserializer=deserialize).result_info()
+    assert result.success and result.result == {"slept": 1.5} and result.job_try == 1  # the slot ran, no try lost
+    assert len(await redis.lrange("tests:slow-done:cron", 0, -1)) == 1
+
+
+@pytest.mark.parametrize("outage", ["restart", "blip", "hang"])
+async def test_redis_going_away_never_ends_the_worker_and_loses_no_job(tmp_path, db, outage):
+    server = OwnRedis(tmp_path / "redis")
+    await server.start()
+    settings = make_settings(redis_url=server.url(), job_lease_seconds=6.0)
+    group = LaneGroup(settings, lanes=["content_default", "content_low"], registry=TEST_REGISTRY)
+    await group.start()
+    running = asyncio.create_task(group.run())
+    redis = await connect_redis(settings)
+    try:
+        across = await redis.enqueue_job("tests.slow", key="X", seconds=3, _queue_name=SLOW)
+        await _started(redis, "X")
+        if outage == "restart":  # deploy/'s Redis restarted: a clean shutdown, its append-only file reloaded
+            await server.stop(signal.SIGTERM)
+            await asyncio.sleep(1.0)
+            await server.start()
+        elif outage == "blip":  # Redis gone for 2 s (crashed and back)
+            await server.stop(signal.SIGKILL)
+            await asyncio.sleep(2.0)
+            await server.start()
+        else:
+            server.pause()  # the server hangs for 2 s
+            await asyncio.sleep(2.0)
+            server.resume()
+        assert not running.done()
+        after = await redis.enqueue_job("tests.echo", value=7, _queue_name=LANES["content_low"].queue)
+        assert await after.result(timeout=30, poll_delay=0.1) == {"value": 7, "try": 1}
+        assert await across.result(timeout=30, poll_delay=0.1) == {"slept": 3}
+        assert len(await redis.lrange("tests:slow-done:X", 0, -1)) == 1  # the running job finished once
+        assert not running.done()
+    finally:
+        group.stop(graceful=False)
+        await asyncio.wait_for(running, 20)
+        await group.close()
+        await redis.aclose()
+        await server.stop()
+
+
+def test_a_connection_broken_mid_query_is_an_infrastructure_error():
+    broken = asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation is in progress")
+    assert is_infra_error(broken)
+
+
+async def test_a_dead_letter_holding_a_nul_byte_is_stored_with_its_alert(db):
+    letter = DeadLetter(
+        job_id="nul",
+        job_name="tests.echo",
+        queue="content_low",
+        args=["a\x00b"],
+        kwargs={"k\x00": "v\x00"},
+        exception="ValueError: bad \x00 byte",
+        error_code="INVALID_ARGS",
+        tries=1,
+        enqueued_at=datetime.now(UTC),
+    )
+    row = await store_dead_letter(db, letter)
+    assert row is not None and "\x00" not in row.exception
+    alert = await db.fetchrow("SELECT * FROM notifications WHERE kind = 'alert'")
+    assert alert is not None and "\x00" not in str(alert["data"]) and "bad" in alert["data"]["message"]
+
+
+async def test_infra_alerts_raised_while_postgresql_is_away_are_stored_once_it_answers(db, redis, sandbox_server):
+    from adolf.workers.lifecycle import Resources
+
+    away = make_settings(sandbox_server.url, database_url="postgresql://postgres@127.0.0.1:1/adolf")
+    resources = await Resources.open(away, redis)
+    try:
+        await resources.infra_alert(ConnectionRefusedError("PostgreSQL away"), job_name="tests.echo")
+        assert await db.fetchval("SELECT count(*) FROM notifications") == 0
+        dead_pool, resources.db = resources.db, db  # PostgreSQL answers again
+        await resources._store_alerts()
+        resources.db = dead_pool
+        stored = await db.fetchrow("SELECT * FROM notifications WHERE kind = 'alert'")
+        assert stored is not None and "PostgreSQL away" in stored["data"]["message"]
+    finally:
+        await resources.close()
+
+
+async def test_an_idle_worker_starts_a_new_job_without_waiting_for_its_poll(redis, client):
+    group = LaneGroup(make_settings(poll_delay=30.0), lanes=["content_low"], registry=TEST_REGISTRY)
+    await group.start()
+    running = asyncio.create_task(group.run())
+    try:
+        await asyncio.sleep(0.3)  # idle: its first poll found nothing; the next one is 30 s away
+        job = await client.enqueue("tests.echo", value=3)
+        assert await job.result(timeout=5, poll_delay=0.02) == {"value": 3, "try": 1}  # woken, not polled
+    finally:
+        group.stop(graceful=False)
+        await asyncio.wait_for(running, 10)
+        await group.close()
+
+
+def test_only_the_seam_touches_arq():
+    touching = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "adolf").rglob("*.py")
+        if any(line.startswith(("import arq", "from arq")) for line in path.read_text().splitlines())
+    )
+    assert touching == ["adolf/workers/arq_seam.py"]
