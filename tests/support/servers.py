@@ -79,3 +79,60 @@ class OwnRedis:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class OwnSentinel:
+    """A Redis Sentinel watching `master` (quorum 1, a second to call it down)."""
+
+    def __init__(self, directory: Path, master: OwnRedis, *, name: str = "mymaster") -> None:
+        self.directory = directory
+        self.master = master
+        self.name = name
+        self.port = free_port()
+        self.process: asyncio.subprocess.Process | None = None
+        self._log: Any = None
+
+    async def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config = self.directory / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master.port} 1\n"
+            f"sentinel down-after-milliseconds {self.name} 1000\n"
+            f"sentinel failover-timeout {self.name} 5000\n"
+            f"sentinel parallel-syncs {self.name} 1\n"
+        )
+        self._log = (self.directory / "sentinel.log").open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server", str(config), "--sentinel", stdout=self._log, stderr=self._log
+        )
+        deadline = time.monotonic() + 15
+        while not await self.knows_master():
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis sentinel did not start")
+            await asyncio.sleep(0.1)
+
+    async def master_port(self) -> int | None:
+        client = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
+        try:
+            address = await client.execute_command("SENTINEL", "get-master-addr-by-name", self.name)
+            return int(address[1]) if address else None
+        except Exception:
+            return None
+        finally:
+            await client.aclose()
+
+    async def knows_master(self) -> bool:
+        return await self.master_port() is not None
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 10)
+            if self.process.returncode is None:
+                self.process.kill()
+                await self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
