@@ -4,12 +4,12 @@ promoted replica without exiting, and jobs enqueued through the sentinel keep ru
 import asyncio
 import signal
 
+from adolf.bench.servers import OwnRedis, OwnSentinel
 from adolf.lanes import LANES
 from adolf.workers import arq_seam
 from adolf.workers.runner import LaneGroup
 from tests.conftest import make_settings
 from tests.support.jobs import TEST_REGISTRY
-from tests.support.servers import OwnRedis, OwnSentinel
 from tests.support.waiting import eventually
 
 LOW = LANES["content_low"].queue

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from arq.jobs import Job
 
+from adolf.bench.servers import OwnRedis
 from adolf.errors import is_infra_error
 from adolf.lanes import LANES
 from adolf.models.content import DeadLetter
@@ -18,7 +19,6 @@ from adolf.workers.runner import LaneGroup, connect_redis
 from adolf.workers.serialization import deserialize
 from tests.conftest import make_settings
 from tests.support.jobs import SLOW_CRON_REGISTRY, TEST_REGISTRY
-from tests.support.servers import OwnRedis
 from tests.support.waiting import eventually
 
 SLOW = LANES["content_default"].queue

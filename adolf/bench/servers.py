@@ -1,12 +1,15 @@
-"""Throwaway Redis servers for outage and failover tests: started on free loopback ports, stopped by pid (never the
-configured servers)."""
+"""Throwaway Redis, Redis Sentinel and PostgreSQL servers for benchmarks, outage and failover tests: started from the
+machine's binaries on free loopback ports, stopped by pid (never the configured servers)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -136,3 +139,61 @@ class OwnSentinel:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise RuntimeError("no PostgreSQL binaries (initdb) on this machine")
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of its own (trust auth, fsync off), stopped and started like a database outage."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        # the server runs as the postgres user: its directory must be reachable by it (not under a 0700 parent)
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="adolf-pg-"))
+        self.port = free_port()
+        self.bin = _pg_bin()
+        self.as_root = os.geteuid() == 0
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    async def _run(self, *args: str) -> None:
+        command = ["runuser", "-u", "postgres", "--", *args] if self.as_root else list(args)
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd="/", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await process.communicate()
+        if process.returncode:
+            raise RuntimeError(f"{args[0]} failed: {err.decode(errors='replace')[-500:]}")
+
+    async def start(self) -> None:
+        data = self.directory / "data"
+        if not (data / "PG_VERSION").exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self.as_root:
+                shutil.chown(self.directory, "postgres", "postgres")
+            await self._run(
+                str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                "--locale=C.UTF-8",
+            )  # fmt: skip
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {data} -c fsync=off -c full_page_writes=off"
+        await self._run(
+            str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "-t", "60", "-o",
+            options, "start",
+        )  # fmt: skip
+
+    async def stop(self) -> None:
+        """An outage: the server stops at once (open connections are cut)."""
+        await self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), "-w", "-m", "immediate", "stop")
+
+    async def remove(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            await self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
