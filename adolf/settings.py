@@ -34,9 +34,9 @@ class Settings(BaseSettings):
 
     # --- worker
     concurrency: dict[str, int] = Field(default_factory=dict)
-    poll_delay: float = 0.5  # a lane's fallback poll; enqueues wake idle lanes at once
+    poll_delay: float = 2.0  # an idle lane's fallback poll; enqueues through ADOLF wake idle lanes at once
     keep_result_seconds: int = 86_400
-    job_lease_seconds: float = 15.0
+    job_lease_seconds: float = 10.0
     health_check_interval: float = 10.0
     shutdown_grace_seconds: float = 25.0
     retry_delays: tuple[float, ...] = (60.0, 120.0, 300.0)

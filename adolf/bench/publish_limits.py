@@ -34,11 +34,11 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 import orjson
-import psutil
 
 from adolf.adapters.base import CardContent, CardUpdate
 from adolf.adapters.wb import card_for_update
 from adolf.bench.floor import Catalog, floor_seconds, one_card_per_request_seconds
+from adolf.bench.harness import Proc
 from adolf.client import AdolfClient
 from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
@@ -251,48 +251,6 @@ def _worker_env(settings: Settings, database_url: str, redis_url: str, sandbox: 
     return env
 
 
-class WorkerProcess:
-    """`adolf worker --lanes content_high` as a child process, its CPU time and resident memory watched."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
-        self.peak_rss = 0
-        self._ps: psutil.Process | None = None
-
-    async def start(self) -> None:
-        with self.log_path.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "adolf", "worker", "--lanes", "content_high", "--health-port", "0",
-                env=self.env, stdout=log, stderr=log,
-            )  # fmt: skip
-        self._ps = psutil.Process(self.process.pid)
-
-    def sample(self) -> None:
-        if self._ps is not None and self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(psutil.Error):
-                self.peak_rss = max(self.peak_rss, self._ps.memory_info().rss)
-
-    def cpu_seconds(self) -> float:
-        if self._ps is None:
-            return 0.0
-        with contextlib.suppress(psutil.Error):
-            times = self._ps.cpu_times()
-            return times.user + times.system
-        return 0.0
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.terminate()
-        try:
-            await asyncio.wait_for(self.process.wait(), 60)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-
 def _limit_answers(counters: Counter[str], marketplace: str) -> int:
     return sum(n for key, n in counters.items() if key.startswith(f"{marketplace} ") and key.endswith(LIMIT_STATUSES))
 
@@ -310,7 +268,7 @@ async def _measure(
     sandbox: SandboxProcess,
     db: asyncpg.Pool,
     client: AdolfClient,
-    worker: WorkerProcess,
+    worker: Proc,
     drafts: dict[str, list[UUID]],
     runs: dict[str, MarketplaceRun],
     timeout: float,
@@ -347,7 +305,7 @@ async def _measure(
 
 
 async def _wait_until_done(
-    db: asyncpg.Pool, drafts: dict[str, list[UUID]], started: float, timeout: float, worker: WorkerProcess, say: Say
+    db: asyncpg.Pool, drafts: dict[str, list[UUID]], started: float, timeout: float, worker: Proc, say: Say
 ) -> dict[str, asyncpg.Record]:
     query = """
         SELECT marketplace,
@@ -404,7 +362,9 @@ async def run_publish_limits(settings: Settings, options: BenchOptions, say: Say
     db = await create_pool(database_url, min_size=1, max_size=4)
     client = await AdolfClient.connect(settings.model_copy(update={"redis_url": redis_url}))
     log_path = logs / f"adolf-bench-worker-{os.getpid()}.log"
-    worker = WorkerProcess(_worker_env(settings, database_url, redis_url, sandbox.url, limits), log_path)
+    env = _worker_env(settings, database_url, redis_url, sandbox.url, limits)
+    worker = Proc("worker", [sys.executable, "-m", "adolf", "worker", "--lanes", "content_high", "--health-port", "0"],
+                  env, log=log_path)  # fmt: skip
     try:
         return await _run(options, limits, sandbox, db, client, worker, say)
     finally:
@@ -422,7 +382,7 @@ async def _run(
     sandbox: SandboxProcess,
     db: asyncpg.Pool,
     client: AdolfClient,
-    worker: WorkerProcess,
+    worker: Proc,
     say: Say,
 ) -> dict[str, Any]:
     plan = [{"wb": options.wb}, {"ozon": options.ozon, "ym": options.ym}]
@@ -441,7 +401,7 @@ async def _run(
     await worker.start()
     await (await client.ping("content_high")).result(timeout=60)
     cpu_before = worker.cpu_seconds()
-    say(f"worker pid {worker.process.pid if worker.process else '?'} ready; limits: {limits}")
+    say(f"worker pid {worker.pid} ready; limits: {limits}")
 
     figures: list[MarketplaceRun] = []
     run_seconds: list[float] = []

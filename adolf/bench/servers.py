@@ -125,6 +125,14 @@ class OwnSentinel:
         finally:
             await client.aclose()
 
+    async def other_clients(self) -> int:
+        """How many clients besides the one asking are connected to this sentinel."""
+        client = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
+        try:
+            return len(await client.client_list()) - 1
+        finally:
+            await client.aclose()
+
     async def knows_master(self) -> bool:
         return await self.master_port() is not None
 

@@ -41,6 +41,7 @@ from arq.constants import (
 from arq.cron import next_cron
 from arq.jobs import Job, JobStatus
 from arq.worker import func
+from redis.asyncio.sentinel import Sentinel
 
 from adolf.workers.serialization import deserialize, serialize
 
@@ -104,11 +105,51 @@ def next_cron_time(after: datetime, *, hour: Any, minute: Any, second: Any) -> d
 # --- redis connections -------------------------------------------------------------------------------------------
 
 
+class _SentinelArqRedis(ArqRedis):
+    """The master's pool found through Sentinel; closing it closes the sentinels' connections too (arq's own
+    create_pool leaves them open)."""
+
+    sentinel: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            if self.sentinel is not None:
+                for client in self.sentinel.sentinels:
+                    await client.aclose()
+
+
 async def connect(settings: Any) -> ArqRedis:
-    """An ArqRedis pool for settings.redis_url, or through Redis Sentinel when settings.redis_sentinels is set."""
-    return await create_pool(
-        redis_settings(settings), job_serializer=serialize, job_deserializer=deserialize, default_queue_name="arq:queue"
+    """An ArqRedis pool for settings.redis_url, or through Redis Sentinel when settings.redis_sentinels is set.
+    Raises a connection error if Redis does not answer a PING; nothing is left open then."""
+    config = redis_settings(settings)
+    if not config.sentinel:
+        return await create_pool(
+            config, job_serializer=serialize, job_deserializer=deserialize, default_queue_name="arq:queue"
+        )
+    sentinel = Sentinel(
+        config.host,
+        sentinel_kwargs={"socket_timeout": config.conn_timeout, "socket_connect_timeout": config.conn_timeout},
+        ssl=config.ssl,
     )
+    redis = sentinel.master_for(
+        config.sentinel_master,
+        redis_class=_SentinelArqRedis,
+        db=config.database,
+        username=config.username,
+        password=config.password,
+        encoding="utf8",
+        socket_connect_timeout=config.conn_timeout,
+    )
+    redis.sentinel = sentinel
+    redis.job_serializer, redis.job_deserializer, redis.default_queue_name = serialize, deserialize, "arq:queue"
+    try:
+        await redis.ping()
+    except BaseException:
+        await redis.aclose()
+        raise
+    return redis
 
 
 def redis_settings(settings: Any) -> RedisSettings:
@@ -182,30 +223,39 @@ def encode_result(
 # --- scripts -------------------------------------------------------------------------------------------------------
 
 # KEYS[1] queue, KEYS[2] its wake list; ARGV: in-progress prefix, token prefix, lease ms, how many to claim, read
-# limit. Claims the due jobs no run holds (arq's claim, for a whole poll in one round trip). Returns
-# {id, score, token, ...} then, last, the score of the next job not yet due (or -1). If due jobs were left unclaimed
-# it pushes the wake list, so another idle process takes them.
+# limit, now (ms, the worker's clock, as arq's claim uses it). Claims the due jobs no run holds (arq's claim, for a
+# whole poll in one round trip). Returns {id, score, token, ...}, then the earliest time (ms) a job read becomes
+# claimable: the first not yet due, or a due job's lease running out, so a crashed run is taken over the moment its
+# lease ends (-1: none), and `now`. If due jobs were left unclaimed it pushes the wake list, so another idle process
+# takes them.
 _CLAIM = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[6])
 local prefix, tokens, lease, wanted, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
-local claimed, left = 0, 0
-if wanted > 0 then
-    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
-    for i = 1, #due, 2 do
-        local id = due[i]
-        if redis.call('EXISTS', prefix .. id) == 0 then
-            if claimed < wanted then
-                local token = tokens .. ':' .. now .. ':' .. i
-                redis.call('SET', prefix .. id, token, 'PX', lease)
-                out[#out + 1] = id
-                out[#out + 1] = due[i + 1]
-                out[#out + 1] = token
-                claimed = claimed + 1
-            else
-                left = left + 1
-            end
+local claimed, left, nxt = 0, 0, -1
+local entries = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
+for i = 1, #entries, 2 do
+    local id, score = entries[i], tonumber(entries[i + 1])
+    if score > now then
+        if nxt < 0 or score < nxt then
+            nxt = score
+        end
+        break
+    end
+    local held = redis.call('PTTL', prefix .. id)
+    if held >= 0 and (nxt < 0 or now + held < nxt) then
+        nxt = now + held
+    end
+    if held == -2 then
+        if claimed < wanted then
+            local token = tokens .. ':' .. now .. ':' .. i
+            redis.call('SET', prefix .. id, token, 'PX', lease)
+            out[#out + 1] = id
+            out[#out + 1] = entries[i + 1]
+            out[#out + 1] = token
+            claimed = claimed + 1
+        else
+            left = left + 1
         end
     end
 end
@@ -213,8 +263,7 @@ if left > 0 then
     redis.call('LPUSH', KEYS[2], 1)
     redis.call('LTRIM', KEYS[2], 0, 0)
 end
-local nxt = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-out[#out + 1] = (nxt[2] or -1)
+out[#out + 1] = nxt
 out[#out + 1] = now
 return out
 """
@@ -280,7 +329,7 @@ class Claimed:
 class Poll:
     claimed: list[Claimed]
     next_due_ms: int | None  # the next job not yet due, if any
-    now_ms: int  # Redis's clock
+    now_ms: int  # the clock the claim used
 
 
 class Scripts:
@@ -295,7 +344,7 @@ class Scripts:
         self._enqueue = redis.register_script(_ENQUEUE)
 
     async def claim(self, queue: str, *, token_prefix: str, lease_ms: int, wanted: int, read_limit: int) -> Poll:
-        args = [in_progress_key_prefix, token_prefix, lease_ms, wanted, read_limit]
+        args = [in_progress_key_prefix, token_prefix, lease_ms, wanted, read_limit, int(time.time() * 1000)]
         out = await self._claim(keys=[queue, wake_key(queue)], args=args)
         now_ms, next_due = int(out[-1]), int(float(out[-2]))
         claimed = [Claimed(_text(out[i]), int(float(out[i + 1])), _text(out[i + 2])) for i in range(0, len(out) - 2, 3)]

@@ -25,6 +25,8 @@ from adolf.workers.waker import Waker
 
 logger = logging.getLogger(__name__)
 
+WAKE_BLOCK = 5  # seconds one blocking pop for wake-ups lasts (the lanes' own fallback polls are separate)
+
 
 async def connect_redis(settings: Settings) -> ArqRedis:
     return await arq_seam.connect(settings)
@@ -58,7 +60,7 @@ class LaneGroup:
 
     async def run(self) -> None:
         """Until stopped (or, in burst mode, until the lanes' queues are empty)."""
-        waker = Waker(self._redis, list(self.workers.values()), timeout=self.settings.poll_delay * 2)
+        waker = Waker(self._redis, list(self.workers.values()), timeout=WAKE_BLOCK)
         self._waker = asyncio.create_task(waker.run(), name="adolf-waker")
         try:
             await asyncio.gather(*(lane.run() for lane in self.workers.values()))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from adolf.bench.harness import until
 
 T = TypeVar("T")
 
@@ -14,11 +14,7 @@ async def eventually(
     check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
 ) -> T:
     """Return check()'s first truthy value; fail the test if none comes within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s (last value: {value!r})")
-        await asyncio.sleep(interval)
+    value = await until(check, timeout=timeout, interval=interval)
+    if not value:
+        raise AssertionError(f"{what} not reached within {timeout}s (last value: {value!r})")
+    return value

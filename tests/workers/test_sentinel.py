@@ -52,6 +52,8 @@ async def test_workers_follow_a_sentinel_failover_without_exiting(tmp_path, db):
         await asyncio.wait_for(running, 20)
         await group.close()
         await redis.aclose()
+        clients_left = await sentinel.other_clients()
         await sentinel.stop()
         await replica.stop()
         await master.stop()
+    assert clients_left == 0, "a connection to the sentinel was left open after the worker and the client closed"

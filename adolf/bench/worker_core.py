@@ -1,0 +1,180 @@
+"""Benchmarks of the job engine itself, each against bare arq measured in the same run:
+
+- `pickup`: enqueue-to-start latency on an idle worker over 200 jobs, and the Redis commands an idle worker sends;
+- `overhead`: no-op jobs through the whole job wrapper vs bare arq with the same poll settings;
+- `recovery`: a job with a 300 s timeout, its worker SIGKILLed mid-run, a second worker up: how long until the job
+  runs again (bare arq: its in-progress key lives timeout + 10 s; cut at 60 s and reported as a lower bound);
+- `memory`: peak RSS of the all-lanes worker with 10,000 queued and 500 running jobs.
+
+Each returns one dict; `adolf bench SCENARIO` prints it as its last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from adolf.bench.harness import Bench, Say, median, percentile, until
+from adolf.lanes import LANES
+from adolf.settings import Settings
+from adolf.workers import arq_seam
+
+LOW = LANES["content_low"].queue
+DEFAULT = LANES["content_default"].queue
+HIGH = LANES["content_high"].queue
+
+
+async def pickup(settings: Settings, say: Say, *, jobs: int = 200, idle_seconds: float = 10.0) -> dict[str, Any]:
+    async with Bench(settings, say) as bench:
+        assert bench.redis is not None
+        worker = await bench.adolf_worker("content_low")
+        latencies = await _latencies(bench, jobs, wake=True)
+        say(f"ADOLF: p50 {median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms over {jobs} jobs")
+        idle = await _idle_commands(bench, idle_seconds)
+        say(f"ADOLF idle (one lane): {idle:.1f} Redis commands/s, those run inside its scripts included")
+        await worker.stop()
+        await bench.bare_arq_worker(LOW, max_jobs=10, poll_delay=0.5)
+        plain = await _latencies(bench, jobs, wake=False)
+        say(f"bare arq (poll_delay 0.5 s): p50 {median(plain):.1f} ms")
+        plain_idle = await _idle_commands(bench, idle_seconds)
+        say(f"bare arq idle: {plain_idle:.1f} Redis commands/s")
+    return {
+        "p50_ms": round(median(latencies), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "plain_arq_p50_ms": round(median(plain), 2),
+        "idle_redis_cmds_per_s": round(idle, 2),
+        "plain_arq_idle_redis_cmds_per_s": round(plain_idle, 2),
+    }
+
+
+async def _idle_commands(bench: Bench, seconds: float) -> float:
+    """Commands Redis processed per second while the worker sat idle (the two INFO calls not counted)."""
+    await asyncio.sleep(2.0)  # the worker settles into idleness
+    before = await bench.commands_processed()
+    await asyncio.sleep(seconds)
+    return (await bench.commands_processed() - before - 1) / seconds
+
+
+async def _latencies(bench: Bench, jobs: int, *, wake: bool) -> list[float]:
+    assert bench.redis is not None
+    latencies = []
+    for _ in range(jobs):
+        enqueued = time.time()
+        if wake:
+            job = await arq_seam.enqueue(bench.redis, "bench.stamp", {}, queue=LOW)
+        else:
+            job = await bench.redis.enqueue_job("bench.stamp", _queue_name=LOW)
+        assert job is not None
+        started = await job.result(timeout=30, poll_delay=0.01)
+        latencies.append((started - enqueued) * 1000)
+    return latencies
+
+
+async def overhead(settings: Settings, say: Say, *, jobs: int = 5000, concurrency: int = 100) -> dict[str, Any]:
+    """Both drain the same number of no-op jobs enqueued while they are idle; poll delay 0.05 s for both (ADOLF's
+    wake-up makes its poll a fallback)."""
+    async with Bench(settings, say) as bench:
+        worker = await bench.adolf_worker(
+            "content_low", ADOLF_CONCURRENCY__CONTENT_LOW=str(concurrency), ADOLF_POLL_DELAY="0.05"
+        )
+        adolf_rate = await _drain(bench, jobs, wake=True)
+        say(f"ADOLF: {adolf_rate:.0f} no-op jobs/s")
+        await worker.stop()
+        await bench.bare_arq_worker(LOW, max_jobs=concurrency, poll_delay=0.05)
+        arq_rate = await _drain(bench, jobs, wake=False)
+        say(f"bare arq: {arq_rate:.0f} no-op jobs/s")
+    return {
+        "adolf_jobs_per_s": round(adolf_rate, 1),
+        "bare_arq_jobs_per_s": round(arq_rate, 1),
+        "ratio": round(adolf_rate / arq_rate, 3),
+    }
+
+
+async def _drain(bench: Bench, jobs: int, *, wake: bool) -> float:
+    redis = bench.redis
+    assert redis is not None
+    await redis.delete(*[k async for k in redis.scan_iter("arq:result:*")] or ["-"])
+    started = time.monotonic()
+    for start in range(0, jobs, 500):
+        batch = range(start, min(jobs, start + 500))
+        if wake:
+            await asyncio.gather(*(arq_seam.enqueue(redis, "bench.noop", {}, queue=LOW) for _ in batch))
+        else:
+            await asyncio.gather(*(redis.enqueue_job("bench.noop", _queue_name=LOW) for _ in batch))
+
+    async def drained() -> bool:
+        return await redis.zcard(LOW) == 0
+
+    await until(drained, timeout=600, interval=0.01)
+    return jobs / (time.monotonic() - started)
+
+
+async def recovery(settings: Settings, say: Say, *, cut: float = 60.0) -> dict[str, Any]:
+    async with Bench(settings, say) as bench:
+        adolf_s = await _recovery(bench, "adolf", cut, say)
+        plain_s = await _recovery(bench, "arq", cut, say)
+    return {
+        "recovery_s": round(adolf_s, 2),
+        "plain_arq_recovery_s": round(plain_s, 2),
+        "plain_arq_recovery_lower_bound": plain_s >= cut,
+        "lease_s": settings.job_lease_seconds,
+    }
+
+
+async def _recovery(bench: Bench, kind: str, cut: float, say: Say) -> float:
+    redis = bench.redis
+    assert redis is not None
+    key = f"{kind}-{time.monotonic_ns()}"
+    start = bench.adolf_worker if kind == "adolf" else None
+    victim = await (start("content_default") if start else bench.bare_arq_worker(DEFAULT, max_jobs=10, poll_delay=0.5))
+    await redis.enqueue_job("bench.hold", key=key, seconds=120, _queue_name=DEFAULT)
+    await until(lambda: redis.llen(f"bench:hold:{key}"), timeout=30)
+    await victim.kill()
+    killed = time.monotonic()
+    if start:
+        await start("content_default")
+    else:
+        await bench.bare_arq_worker(DEFAULT, max_jobs=10, poll_delay=0.5)
+
+    async def rerun() -> bool:
+        return await redis.llen(f"bench:hold:{key}") >= 2
+
+    await until(rerun, timeout=cut, interval=0.05)
+    seconds = time.monotonic() - killed
+    say(f"{kind}: the killed worker's job ran again after {seconds:.1f}s" + (" (cut)" if seconds >= cut else ""))
+    for proc in bench.procs:
+        await proc.stop()
+    return min(seconds, cut)
+
+
+async def memory(settings: Settings, say: Say, *, queued: int = 10_000, running: int = 500) -> dict[str, Any]:
+    async with Bench(settings, say) as bench:
+        redis = bench.redis
+        assert redis is not None
+        worker = await bench.adolf_worker(
+            ",".join(LANES), cron=True, ADOLF_CONCURRENCY__CONTENT_DEFAULT=str(running), ADOLF_JOB_LEASE_SECONDS="15"
+        )
+        for start in range(0, queued + running, 1000):
+            batch = range(start, min(queued + running, start + 1000))
+            await asyncio.gather(
+                *(arq_seam.enqueue(redis, "bench.hold", {"key": "m", "seconds": 60}, queue=DEFAULT) for _ in batch)
+            )
+
+        async def all_running() -> bool:
+            worker.sample()
+            return await redis.llen("bench:hold:m") >= running
+
+        await until(all_running, timeout=120, interval=0.2)
+        for _ in range(50):  # ten seconds of the steady state
+            worker.sample()
+            await asyncio.sleep(0.2)
+        in_queue = await redis.zcard(DEFAULT)
+        say(
+            f"{await redis.llen('bench:hold:m')} running, {in_queue - running} queued: peak RSS "
+            f"{worker.peak_rss / 2**20:.1f} MB"
+        )
+    return {"peak_rss_mb": round(worker.peak_rss / 2**20, 1), "queued": in_queue - running, "running": running}
+
+
+SCENARIOS = {"pickup": pickup, "overhead": overhead, "recovery": recovery, "memory": memory}
