@@ -179,6 +179,7 @@ def cmd_bench_publish_limits(settings: Settings, args: argparse.Namespace) -> in
 
 
 WORKER_CORE_BENCHES = {
+    "throughput": "publish jobs/s of one worker process vs Celery prefork-4 running the same logic, CPU ms a job",
     "pickup": "enqueue-to-start latency on an idle worker, and its idle Redis commands, vs bare arq",
     "overhead": "no-op jobs through the whole job wrapper vs bare arq with the same poll settings",
     "recovery": "how long until a SIGKILLed worker's job runs again, vs bare arq",

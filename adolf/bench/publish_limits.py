@@ -97,7 +97,7 @@ def _with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
-async def _fresh_database(settings: Settings) -> str:
+async def fresh_database(settings: Settings) -> str:
     url = _with_path(settings.database_url, f"/{BENCH_DATABASE}")
     admin = await asyncpg.connect(_with_path(settings.database_url, "/postgres"), timeout=10)
     try:
@@ -203,7 +203,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def _insert_drafts(db: asyncpg.Pool, marketplace: str, skus: Sequence[str]) -> list[UUID]:
+async def insert_drafts(db: asyncpg.Pool, marketplace: str, skus: Sequence[str]) -> list[UUID]:
     rows = []
     for index, sku in enumerate(skus):
         title, description = _draft_text(marketplace, index)
@@ -230,7 +230,7 @@ def _wb_body_bytes(cards: dict[str, dict[str, Any]], skus: Sequence[str]) -> int
     return total
 
 
-def _worker_env(settings: Settings, database_url: str, redis_url: str, sandbox: str, limits: dict[str, str]) -> dict:
+def worker_env(settings: Settings, database_url: str, redis_url: str, sandbox: str, limits: dict[str, str]) -> dict:
     account = SandboxAccount()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADOLF_")}
     env.update(
@@ -354,7 +354,7 @@ def _summary(figures: list[MarketplaceRun], limits: dict[str, str]) -> dict[str,
 async def run_publish_limits(settings: Settings, options: BenchOptions, say: Say) -> dict[str, Any]:
     documented = {**DOCUMENTED_RATE_LIMITS, **YM_RESOURCE_LIMITS}
     limits = scaled(documented, options.speed) if options.speed != 1 else documented
-    database_url = await _fresh_database(settings)
+    database_url = await fresh_database(settings)
     redis_url = await _own_redis_database(settings, options.redis_db)
     logs = Path(tempfile.gettempdir())
     sandbox = SandboxProcess(options.latency_ms, limits, logs / f"adolf-bench-sandbox-{os.getpid()}.log")
@@ -362,7 +362,7 @@ async def run_publish_limits(settings: Settings, options: BenchOptions, say: Say
     db = await create_pool(database_url, min_size=1, max_size=4)
     client = await AdolfClient.connect(settings.model_copy(update={"redis_url": redis_url}))
     log_path = logs / f"adolf-bench-worker-{os.getpid()}.log"
-    env = _worker_env(settings, database_url, redis_url, sandbox.url, limits)
+    env = worker_env(settings, database_url, redis_url, sandbox.url, limits)
     worker = Proc("worker", [sys.executable, "-m", "adolf", "worker", "--lanes", "content_high", "--health-port", "0"],
                   env, log=log_path)  # fmt: skip
     try:
@@ -394,7 +394,7 @@ async def _run(
         for marketplace, count in run.items():
             skus = [f"BENCH-{marketplace.upper()}-{i:05d}" for i in range(count)]
             cards = await sandbox.seed(marketplace, skus)
-            seeded[marketplace] = await _insert_drafts(db, marketplace, skus)
+            seeded[marketplace] = await insert_drafts(db, marketplace, skus)
             body = _wb_body_bytes(cards, skus) if marketplace == "wb" else 0
             catalogs[marketplace] = Catalog(marketplace, cards=count, catalog=count, body_bytes=body)
     say(f"seeded {sum(len(v) for v in seeded.values())} cards in the simulator and as approved drafts")

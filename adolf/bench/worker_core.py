@@ -177,4 +177,10 @@ async def memory(settings: Settings, say: Say, *, queued: int = 10_000, running:
     return {"peak_rss_mb": round(worker.peak_rss / 2**20, 1), "queued": in_queue - running, "running": running}
 
 
-SCENARIOS = {"pickup": pickup, "overhead": overhead, "recovery": recovery, "memory": memory}
+async def throughput(settings: Settings, say: Say) -> dict[str, Any]:
+    from adolf.bench.throughput import throughput as run
+
+    return await run(settings, say)
+
+
+SCENARIOS = {"throughput": throughput, "pickup": pickup, "overhead": overhead, "recovery": recovery, "memory": memory}

@@ -6,13 +6,23 @@ from typing import Any
 
 import asyncpg
 import orjson
+from prometheus_client import Counter
+
+STATEMENTS = Counter(
+    "adolf_db_statements_total", "Statements this process sent to PostgreSQL (batched jobs share them)"
+)
 
 
 def _encode_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _count_statement(query: Any) -> None:
+    STATEMENTS.inc()
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
+    conn.add_query_logger(_count_statement)
     for typename in ("jsonb", "json"):
         await conn.set_type_codec(
             typename, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog", format="text"

@@ -79,15 +79,20 @@ class OutboxDispatcher:
         claimed = await NotificationRepository(self.db).claim_due(
             limit=self.batch_size, lease_seconds=self.lease_seconds
         )
-        await asyncio.gather(*(self._deliver(n) for n in claimed))
+        delivered = await asyncio.gather(*(self._deliver(n) for n in claimed))
+        done = [n.id for n, ok in zip(claimed, delivered, strict=True) if ok]
+        if done:  # one statement for the whole batch
+            await NotificationRepository(self.db).mark_delivered_many(
+                done, status="sent" if self.channels else "logged"
+            )
         return len(claimed)
 
-    async def _deliver(self, notification: Notification) -> None:
-        repo = NotificationRepository(self.db)
+    async def _deliver(self, notification: Notification) -> bool:
+        """Send to every channel not yet reached; True when all took it (the caller marks it delivered)."""
         if not self.channels:
             _log_undelivered(notification)
-            await repo.mark_delivered(notification.id, status="logged")
-            return
+            return True
+        repo = NotificationRepository(self.db)
         try:
             for channel in self.channels:
                 if channel.name not in notification.sent_channels:
@@ -95,8 +100,8 @@ class OutboxDispatcher:
                     await repo.add_sent_channel(notification.id, channel.name)
         except Exception as exc:
             await self._failed(repo, notification, exc)
-        else:
-            await repo.mark_delivered(notification.id, status="sent")
+            return False
+        return True
 
     async def _failed(self, repo: NotificationRepository, notification: Notification, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"

@@ -40,6 +40,7 @@ from adolf.logs import bind
 from adolf.models.content import ACTIVE_PUBLICATION, DeadLetter, Draft, DraftStatus, Publication, PublicationStatus
 from adolf.services.notifications import send_alert, send_notification
 from adolf.services.office import OfficeReporter
+from adolf.services.publish_records import Accepted, PublishRecords
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class PublishRun:
     attempt: int
     send_by: float
     answer_by: float
+    record_by: float = 0.0  # an accepted card's outcome is recorded, PostgreSQL willing, by then
 
 
 async def publish_content(
@@ -73,9 +75,12 @@ async def publish_content(
     reporter: OfficeReporter,
     run: PublishRun,
     job_alive: JobAlive,
+    records: PublishRecords | None = None,
 ) -> dict[str, Any]:
+    """`records` is the process's PublishRecords, so its publish jobs share database round trips."""
     await reporter.report_working(f"Публикация черновика {str(draft_id)[:8]}...")
-    draft = await DraftRepository(db).get_by_id(draft_id)
+    records = records or PublishRecords(db)
+    draft, latest = await records.open(draft_id)
     if draft is None:
         logger.error("draft %s not found", draft_id)
         return {"success": False, "error": "DRAFT_NOT_FOUND"}
@@ -84,10 +89,12 @@ async def publish_content(
         return {"success": False, "error": "DRAFT_NOT_VALID"}
     bind(draft_id=str(draft.id), sku=draft.sku, marketplace=draft.marketplace.value)
 
-    earlier = await _earlier_outcome(db, draft, run)
+    earlier = _earlier_outcome_of(latest, draft, run)
     if earlier is not None:
         return earlier
-    claimed = await _claim(db, draft, user_id, run, job_alive)
+    claimed = await records.claim(draft, user_id, run.job_ref)
+    if claimed is None:
+        claimed = await _claim(db, draft, user_id, run, job_alive)
     if claimed is None:
         claimed = await _after_other_run(db, draft, user_id, run, job_alive)
     if isinstance(claimed, dict):
@@ -97,7 +104,7 @@ async def publish_content(
     update = CardUpdate(sku=draft.sku, content=content_of(draft))
     result = await adapters.batcher(draft.marketplace).publish(update, send_by=run.send_by, answer_by=run.answer_by)
     if result.success:
-        return await _published(db, claimed, draft, user_id, result, reporter, run)
+        return await _published(db, records, claimed, draft, user_id, result, reporter, run)
     return await _try_failed(db, claimed, result, reporter, run)
 
 
@@ -112,6 +119,12 @@ async def _earlier_outcome(
 ) -> dict[str, Any] | None:
     """The outcome this job run (or, for a published draft or with `any_run`, any run) already recorded."""
     latest = await PublicationRepository(db).get_latest_for_draft(draft.id)
+    return _earlier_outcome_of(latest, draft, run, any_run=any_run)
+
+
+def _earlier_outcome_of(
+    latest: Publication | None, draft: Draft, run: PublishRun, *, any_run: bool = False
+) -> dict[str, Any] | None:
     if latest is None or latest.status in ACTIVE_PUBLICATION:
         return None
     if latest.status in DONE and (draft.status == DraftStatus.PUBLISHED or any_run or latest.job_ref == run.job_ref):
@@ -164,6 +177,7 @@ async def _after_other_run(
 
 async def _published(
     db: asyncpg.Pool,
+    records: PublishRecords,
     publication: Publication,
     draft: Draft,
     user_id: UUID,
@@ -171,26 +185,17 @@ async def _published(
     reporter: OfficeReporter,
     run: PublishRun,
 ) -> dict[str, Any]:
-    async with db.acquire() as conn, conn.transaction():
-        published = await PublicationRepository(conn).mark_published(
-            publication.id,
-            job_ref=run.job_ref,
-            nm_id=result.nm_id,
-            api_response=result.raw_response,
-            published_at=datetime.now(UTC),
-            title=draft.title,
-            description=draft.description,
-            attributes=result.attributes,
-        )
-        if published is not None:
-            await DraftRepository(conn).update_status(draft.id, DraftStatus.PUBLISHED)
-            await send_notification(
-                conn,
-                user_id=user_id,
-                event_type="content.published",
-                data={"sku": draft.sku, "marketplace": draft.marketplace.value, "nm_id": result.nm_id},
-                dedup_key=f"content.published:{publication.id}:{publication.round}",
-            )
+    accepted = Accepted(
+        publication=publication,
+        draft=draft,
+        user_id=user_id,
+        job_ref=run.job_ref,
+        nm_id=result.nm_id,
+        api_response=result.raw_response,
+        attributes=result.attributes,
+        published_at=datetime.now(UTC),
+    )
+    published = await records.published(accepted, record_by=run.record_by)
     if published is None:  # the row is no longer this run's: a run that outlived its lease was taken over
         logger.warning("publication %s was finished by another run", publication.id)
         return await _earlier_outcome(db, draft, run, any_run=True) or {"success": False, "error": "CONFLICT"}

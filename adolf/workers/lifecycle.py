@@ -20,6 +20,7 @@ from adolf.db.pool import create_pool
 from adolf.services.notifications import send_alert
 from adolf.services.office import OfficeReporter, build_reporters
 from adolf.services.outbox import OutboxDispatcher
+from adolf.services.publish_records import PublishRecords
 from adolf.settings import Settings
 from adolf.workers.arq_seam import ArqRedis, Scripts
 from adolf.workers.failures import DeadLetterOffice
@@ -47,6 +48,7 @@ class Resources:
     http: aiohttp.ClientSession  # notification channels and the dashboard push
     scripts: Scripts
     leases: Leases
+    publish_records: PublishRecords
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
     _infra_alerted: dict[str, float] = field(default_factory=dict)
     _unsent_alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -75,6 +77,7 @@ class Resources:
             http=http,
             scripts=scripts,
             leases=Leases(scripts, settings.job_lease_seconds),
+            publish_records=PublishRecords(db),
         )
         resources._background += [
             asyncio.create_task(outbox.run_forever(), name="adolf-outbox"),

@@ -33,6 +33,11 @@ MARK_DELIVERED = """
     WHERE id = $1 AND status = 'pending'
 """
 
+MARK_DELIVERED_MANY = """
+    UPDATE notifications SET status = $2, delivered_at = now(), last_error = NULL
+    WHERE id = ANY($1::bigint[]) AND status = 'pending'
+"""
+
 RESCHEDULE = """
     UPDATE notifications SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
     WHERE id = $1 AND status = 'pending'
@@ -69,6 +74,9 @@ class NotificationRepository(Repository[Notification]):
 
     async def mark_delivered(self, notification_id: int, *, status: str = "sent") -> bool:
         return await self._count(MARK_DELIVERED, notification_id, status) == 1
+
+    async def mark_delivered_many(self, notification_ids: list[int], *, status: str = "sent") -> int:
+        return await self._count(MARK_DELIVERED_MANY, notification_ids, status)
 
     async def add_sent_channel(self, notification_id: int, channel: str) -> bool:
         return await self._count(ADD_SENT_CHANNEL, notification_id, channel) == 1

@@ -17,17 +17,21 @@ from adolf.workers.arq_seam import JobStatus, job_alive
 from adolf.workers.context import JobContext
 
 PUBLISH_RUNNING_DEFER = 5.0
+RECORD_MARGIN = 5.0
 
 
 async def publish_content(job: JobContext, args: PublishContentArgs) -> dict[str, Any]:
     resources, settings = job.resources, job.resources.settings
-    answer_by = asyncio.get_running_loop().time() + settings.publish_soft_timeout
+    started = asyncio.get_running_loop().time()
+    answer_by = started + settings.publish_soft_timeout
     run = publishing.PublishRun(
         job_ref=job.ref,
         attempt=job.job_try,
         # the card must leave early enough for its request to be answered within the soft limit
         send_by=answer_by - min(settings.http_timeout, settings.publish_soft_timeout / 3),
         answer_by=answer_by,
+        # an accepted card is recorded through a database outage, up to just before the hard limit
+        record_by=started + max(settings.publish_soft_timeout, settings.publish_hard_timeout - RECORD_MARGIN),
     )
     return await publishing.publish_content(
         args.draft_id,
@@ -37,6 +41,7 @@ async def publish_content(job: JobContext, args: PublishContentArgs) -> dict[str
         reporter=resources.office["content_descriptions"],
         run=run,
         job_alive=functools.partial(job_alive, resources.redis),
+        records=resources.publish_records,
     )
 
 
