@@ -223,11 +223,11 @@ def encode_result(
 # --- scripts -------------------------------------------------------------------------------------------------------
 
 # KEYS[1] queue, KEYS[2] its wake list; ARGV: in-progress prefix, token prefix, lease ms, how many to claim, read
-# limit, now (ms, the worker's clock, as arq's claim uses it). Claims the due jobs no run holds (arq's claim, for a
-# whole poll in one round trip). Returns {id, score, token, ...}, then the earliest time (ms) a job read becomes
-# claimable: the first not yet due, or a due job's lease running out, so a crashed run is taken over the moment its
-# lease ends (-1: none), and `now`. If due jobs were left unclaimed it pushes the wake list, so another idle process
-# takes them.
+# limit, now (ms, the worker's clock, as arq's claim uses it), job prefix, retry prefix, retry ttl. Claims the due
+# jobs no run holds and starts them (arq's claim and try count, for a whole poll in one round trip). Returns
+# {id, score, token, payload, try, ...}, then the earliest time (ms) a job read becomes claimable: the first not yet
+# due, or a due job's lease running out, so a crashed run is taken over the moment its lease ends (-1: none), and
+# `now`. If due jobs were left unclaimed it pushes the wake list, so another idle process takes them.
 _CLAIM = """
 local now = tonumber(ARGV[6])
 local prefix, tokens, lease, wanted, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -250,9 +250,13 @@ for i = 1, #entries, 2 do
         if claimed < wanted then
             local token = tokens .. ':' .. now .. ':' .. i
             redis.call('SET', prefix .. id, token, 'PX', lease)
+            local job_try = redis.call('INCR', ARGV[8] .. id)
+            redis.call('EXPIRE', ARGV[8] .. id, ARGV[9])
             out[#out + 1] = id
             out[#out + 1] = entries[i + 1]
             out[#out + 1] = token
+            out[#out + 1] = redis.call('GET', ARGV[7] .. id)
+            out[#out + 1] = job_try
             claimed = claimed + 1
         else
             left = left + 1
@@ -266,15 +270,6 @@ end
 out[#out + 1] = nxt
 out[#out + 1] = now
 return out
-"""
-
-# KEYS: in-progress, job, retry. ARGV: token, retry ttl. The run starts: its try counted. Returns {payload, try} or
-# {false} when the run no longer holds the job.
-_START = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {false, 0} end
-local job_try = redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], ARGV[2])
-return {redis.call('GET', KEYS[2]), job_try}
 """
 
 # KEYS: in-progress, queue, job, retry, result. ARGV: token, job id, mode, result, result ttl ms, score.
@@ -320,9 +315,13 @@ return 1
 
 @dataclass(frozen=True)
 class Claimed:
+    """A run the claim started: its lease token, the job's payload (None: the job key is gone) and its try."""
+
     job_id: str
     score: int
     token: str
+    raw: bytes | None
+    job_try: int
 
 
 @dataclass(frozen=True)
@@ -338,26 +337,22 @@ class Scripts:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
         self._claim = redis.register_script(_CLAIM)
-        self._start = redis.register_script(_START)
         self._finish = redis.register_script(_FINISH)
         self._renew = redis.register_script(_RENEW)
         self._enqueue = redis.register_script(_ENQUEUE)
 
     async def claim(self, queue: str, *, token_prefix: str, lease_ms: int, wanted: int, read_limit: int) -> Poll:
-        args = [in_progress_key_prefix, token_prefix, lease_ms, wanted, read_limit, int(time.time() * 1000)]
+        args = [
+            *(in_progress_key_prefix, token_prefix, lease_ms, wanted, read_limit, int(time.time() * 1000)),
+            *(job_key_prefix, retry_key_prefix, RetryKeyTtl),
+        ]
         out = await self._claim(keys=[queue, wake_key(queue)], args=args)
         now_ms, next_due = int(out[-1]), int(float(out[-2]))
-        claimed = [Claimed(_text(out[i]), int(float(out[i + 1])), _text(out[i + 2])) for i in range(0, len(out) - 2, 3)]
+        claimed = [
+            Claimed(_text(out[i]), int(float(out[i + 1])), _text(out[i + 2]), out[i + 3], int(out[i + 4]))
+            for i in range(0, len(out) - 2, 5)
+        ]
         return Poll(claimed, None if next_due < 0 else next_due, now_ms)
-
-    async def start(self, job_id: str, token: str) -> tuple[bytes | None, int] | None:
-        """The job's payload and this run's try; None when the run no longer holds the job."""
-        raw, job_try = await self._start(
-            keys=[in_progress_key(job_id), job_key(job_id), retry_key(job_id)], args=[token, RetryKeyTtl]
-        )
-        if raw is None and job_try == 0:
-            return None
-        return raw, int(job_try)
 
     async def finish(
         self,

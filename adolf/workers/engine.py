@@ -195,11 +195,7 @@ class Lane:
         leases = self.resources.leases
         lease = leases.hold(claimed.job_id, claimed.token)
         try:
-            started = await self._persist(lambda: self.scripts.start(claimed.job_id, claimed.token), lease.lost)
-            if started is None:
-                return  # the job is no longer this run's
-            raw, job_try = started
-            await self._run_started(claimed, lease.lost, raw, job_try)
+            await self._run_started(claimed, lease.lost, claimed.raw, claimed.job_try)
         except asyncio.CancelledError:
             if not self._handing_back:
                 raise
