@@ -15,6 +15,7 @@ waited out (adolf/adapters/quota.py). Read-back uses the attributes endpoint, in
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -43,8 +44,11 @@ from adolf.errors import (
     RateLimited,
     Timeout,
     ValidationFailed,
+    is_infra_error,
 )
 from adolf.models.content import Marketplace
+
+logger = logging.getLogger(__name__)
 
 IMPORT = "/v3/product/import"
 IMPORT_INFO = "/v1/product/import/info"
@@ -231,7 +235,8 @@ class OzonAdapter(MarketplaceAdapter):
         """Poll import/info until no item is pending (or the wait is over); also whether Ozon answered with the task's
         items settled (an empty list said `EMPTY_ANSWERS` times means the products were dropped). A 404 for a task
         just created means Ozon has not registered it yet; a limit answer or a transient error only makes the next
-        poll wait: the import was accepted, and giving up on it would import the cards again."""
+        poll wait, and so does an infrastructure error (Redis away while the poll books its slot): the import was
+        accepted, and giving up on it would import the cards again."""
         deadline = time.monotonic() + self.import_wait
         pause, empty = 0.2, 0
         items: dict[str, dict[str, Any]] = {}
@@ -242,6 +247,10 @@ class OzonAdapter(MarketplaceAdapter):
                 empty = 0 if items else empty + 1
             except (NotFound, RateLimited, ApiError, Timeout):
                 pass
+            except Exception as exc:  # Redis away (the limiter's slot): the cards are Ozon's already, poll again
+                if not is_infra_error(exc):
+                    raise
+                logger.warning("Ozon import %s: status not read (%s), polling again", task_id, type(exc).__name__)
             if items and all(i.get("status") != "pending" for i in items.values()):
                 return items, True
             if empty >= EMPTY_ANSWERS:
