@@ -46,11 +46,17 @@ class GroupCommit(Generic[T, R]):
         return await future
 
     async def _run(self) -> None:
-        await asyncio.sleep(0)  # the callers of this loop tick join the first flush
-        while self._waiting:
-            batch = self._take()
-            if batch:
-                await self._answer(batch)
+        try:
+            await asyncio.sleep(0)  # the callers of this loop tick join the first flush
+            while self._waiting:
+                batch = self._take()
+                if batch:
+                    await self._answer(batch)
+        except BaseException:  # cancelled with its process: whoever still waits gets no answer
+            for _, future in self._waiting:
+                future.cancel()
+            self._waiting = []
+            raise
 
     def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
         batch: list[tuple[T, asyncio.Future[R]]] = []
@@ -86,6 +92,12 @@ class GroupCommit(Generic[T, R]):
             for _, future in batch:
                 future.cancel()
             raise
+        if len(results) != len(batch):
+            error = RuntimeError(f"a flush answered {len(results)} of {len(batch)} items")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

@@ -23,6 +23,7 @@ import asyncpg
 import orjson
 
 from adolf.db.group_commit import GroupCommit
+from adolf.db.repositories.publications import NOT_PUBLISHED
 from adolf.errors import is_infra_error
 from adolf.models.content import Draft, Marketplace, Publication
 
@@ -39,11 +40,12 @@ GET_LATEST = """
 """
 
 # PublicationRepository.CLAIM for many drafts at once (one row per draft: GroupCommit keys claims by draft)
-CLAIM_MANY = """
+CLAIM_MANY = f"""
     INSERT INTO publications (draft_id, sku, marketplace, published_by, status, job_ref)
     SELECT t.draft_id, t.sku, t.marketplace, t.published_by, 'processing', t.job_ref
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[]) AS t(draft_id, sku, marketplace,
                                                                                    published_by, job_ref)
+    WHERE {NOT_PUBLISHED.format(draft="t.draft_id")}
     ON CONFLICT (draft_id) WHERE status IN ('pending', 'processing') DO UPDATE
         SET status = 'processing', job_ref = excluded.job_ref, updated_at = now()
         WHERE publications.status = 'pending' OR publications.job_ref = excluded.job_ref

@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,7 @@ from arq.jobs import Job, JobStatus
 from arq.worker import func
 from redis.asyncio.sentinel import Sentinel
 
+from adolf.db.group_commit import GroupCommit
 from adolf.workers.serialization import deserialize, serialize
 
 __all__ = [
@@ -222,46 +224,50 @@ def encode_result(
 
 # --- scripts -------------------------------------------------------------------------------------------------------
 
-# KEYS[1] queue, KEYS[2] its wake list; ARGV: in-progress prefix, token prefix, lease ms, how many to claim, read
-# limit, now (ms, the worker's clock, as arq's claim uses it), job prefix, retry prefix, retry ttl. Claims the due
-# jobs no run holds and starts them (arq's claim and try count, for a whole poll in one round trip). Returns
-# {id, score, token, payload, try, ...}, then the earliest time (ms) a job read becomes claimable: the first not yet
-# due, or a due job's lease running out, so a crashed run is taken over the moment its lease ends (-1: none), and
-# `now`. If due jobs were left unclaimed it pushes the wake list, so another idle process takes them.
+# KEYS[1] queue, KEYS[2] its wake list; ARGV: in-progress prefix, token prefix, lease ms, how many to claim, ids read
+# at a time, now (ms, the worker's clock, as arq's claim uses it), how many ids to read at most. Claims the due jobs
+# no run holds (arq's claim, for a whole poll in one round trip), reading past the ones other processes hold, so more
+# processes on one queue each find work. Returns {id, score, token, ...}, then the earliest time (ms) a job read becomes
+# claimable: the first not yet due, or a due job's lease running out, so a crashed run is taken over the moment its
+# lease ends (-1: none), and `now`. If due jobs were left unclaimed it pushes the wake list, so another idle process
+# takes them.
 _CLAIM = """
 local now = tonumber(ARGV[6])
 local prefix, tokens, lease, wanted, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local scan = tonumber(ARGV[7])
 local out = {}
-local claimed, left, nxt = 0, 0, -1
-local entries = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
-for i = 1, #entries, 2 do
-    local id, score = entries[i], tonumber(entries[i + 1])
-    if score > now then
-        if nxt < 0 or score < nxt then
-            nxt = score
+local claimed, left, nxt, offset, reading = 0, 0, -1, 0, true
+while reading do
+    local entries = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf', 'WITHSCORES', 'LIMIT', offset, limit)
+    reading = #entries == 2 * limit and offset + limit < scan
+    for i = 1, #entries, 2 do
+        local id, score = entries[i], tonumber(entries[i + 1])
+        if score > now then
+            if nxt < 0 or score < nxt then
+                nxt = score
+            end
+            reading = false
+            break
         end
-        break
-    end
-    local held = redis.call('PTTL', prefix .. id)
-    if held >= 0 and (nxt < 0 or now + held < nxt) then
-        nxt = now + held
-    end
-    if held == -2 then
-        if claimed < wanted then
-            local token = tokens .. ':' .. now .. ':' .. i
-            redis.call('SET', prefix .. id, token, 'PX', lease)
-            local job_try = redis.call('INCR', ARGV[8] .. id)
-            redis.call('EXPIRE', ARGV[8] .. id, ARGV[9])
-            out[#out + 1] = id
-            out[#out + 1] = entries[i + 1]
-            out[#out + 1] = token
-            out[#out + 1] = redis.call('GET', ARGV[7] .. id)
-            out[#out + 1] = job_try
-            claimed = claimed + 1
-        else
-            left = left + 1
+        local held = redis.call('PTTL', prefix .. id)
+        if held >= 0 and (nxt < 0 or now + held < nxt) then
+            nxt = now + held
+        end
+        if held == -2 then
+            if claimed < wanted then
+                local token = tokens .. ':' .. now .. ':' .. (offset + i)
+                redis.call('SET', prefix .. id, token, 'PX', lease)
+                out[#out + 1] = id
+                out[#out + 1] = entries[i + 1]
+                out[#out + 1] = token
+                claimed = claimed + 1
+            else
+                left = left + 1
+                reading = false
+            end
         end
     end
+    offset = offset + limit
 end
 if left > 0 then
     redis.call('LPUSH', KEYS[2], 1)
@@ -272,9 +278,19 @@ out[#out + 1] = now
 return out
 """
 
-# KEYS: in-progress, queue, job, retry, result. ARGV: token, job id, mode, result, result ttl ms, score.
+# KEYS: in-progress, job, retry. ARGV: token, retry ttl. The run starts: its try counted. Returns {payload, try} or
+# {false} when the run no longer holds the job.
+_START = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {false, 0} end
+local job_try = redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return {redis.call('GET', KEYS[2]), job_try}
+"""
+
+# KEYS: in-progress, queue, job, retry, result. ARGV: token, job id, mode, result, result ttl ms, score, now ms.
 # mode 'done': result kept, the job gone. 'again': due again at `score`, the try kept. 'refund': due again at
-# `score`, the try given back (never below 0, its expiry kept). 1 = written, 0 = the run no longer held the job.
+# `score`, the try given back (never below 0, its expiry kept). Due again, the job's payload is kept until a day past
+# `score` (a deferral may be longer than its enqueue expiry). 1 = written, 0 = the run no longer held the job.
 _FINISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local mode = ARGV[3]
@@ -288,6 +304,9 @@ else
         if tries and tries > 0 then redis.call('DECR', KEYS[4]) end
     end
     redis.call('ZADD', KEYS[2], 'XX', ARGV[6], ARGV[2])
+    local keep = tonumber(ARGV[6]) - tonumber(ARGV[7]) + 86400000
+    local left = redis.call('PTTL', KEYS[3])
+    if left >= 0 and left < keep then redis.call('PEXPIRE', KEYS[3], keep) end
 end
 redis.call('DEL', KEYS[1])
 return 1
@@ -315,13 +334,10 @@ return 1
 
 @dataclass(frozen=True)
 class Claimed:
-    """A run the claim started: its lease token, the job's payload (None: the job key is gone) and its try."""
-
     job_id: str
     score: int
     token: str
-    raw: bytes | None
-    job_try: int
+    at_ms: int = 0  # when the claim was sent (wall ms): its lease runs from no earlier than then
 
 
 @dataclass(frozen=True)
@@ -337,22 +353,42 @@ class Scripts:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
         self._claim = redis.register_script(_CLAIM)
+        self._start = redis.register_script(_START)
+        self._starts: GroupCommit[tuple[str, str], Any] = GroupCommit(self._start_many, key=lambda run: run[0])
         self._finish = redis.register_script(_FINISH)
         self._renew = redis.register_script(_RENEW)
         self._enqueue = redis.register_script(_ENQUEUE)
 
-    async def claim(self, queue: str, *, token_prefix: str, lease_ms: int, wanted: int, read_limit: int) -> Poll:
+    async def claim(
+        self, queue: str, *, token_prefix: str, lease_ms: int, wanted: int, read_limit: int, scan_limit: int
+    ) -> Poll:
         args = [
             *(in_progress_key_prefix, token_prefix, lease_ms, wanted, read_limit, int(time.time() * 1000)),
-            *(job_key_prefix, retry_key_prefix, RetryKeyTtl),
+            scan_limit,
         ]
         out = await self._claim(keys=[queue, wake_key(queue)], args=args)
         now_ms, next_due = int(out[-1]), int(float(out[-2]))
         claimed = [
-            Claimed(_text(out[i]), int(float(out[i + 1])), _text(out[i + 2]), out[i + 3], int(out[i + 4]))
-            for i in range(0, len(out) - 2, 5)
+            Claimed(_text(out[i]), int(float(out[i + 1])), _text(out[i + 2]), args[5])
+            for i in range(0, len(out) - 2, 3)
         ]
         return Poll(claimed, None if next_due < 0 else next_due, now_ms)
+
+    async def start(self, job_id: str, token: str) -> tuple[bytes | None, int] | None:
+        """The job's payload and this run's try; None when the run no longer holds the job. The runs a poll started
+        start together: one pipelined round trip (the try is counted when the run starts, as arq counts it, so a
+        claim whose answer was lost costs no job a try)."""
+        raw, job_try = await self._starts.submit((job_id, token))
+        if raw is None and job_try == 0:
+            return None
+        return raw, int(job_try)
+
+    async def _start_many(self, runs: Sequence[tuple[str, str]]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id, token in runs:
+                keys = [in_progress_key(job_id), job_key(job_id), retry_key(job_id)]
+                await self._start(keys=keys, args=[token, RetryKeyTtl], client=pipe)
+            return list(await pipe.execute())
 
     async def finish(
         self,
@@ -366,7 +402,8 @@ class Scripts:
         score_ms: int = 0,
     ) -> bool:
         keys = [in_progress_key(job_id), queue, job_key(job_id), retry_key(job_id), result_key(job_id)]
-        written = await self._finish(keys=keys, args=[token, job_id, mode, result, result_ttl_ms, score_ms])
+        now_ms = int(time.time() * 1000)
+        written = await self._finish(keys=keys, args=[token, job_id, mode, result, result_ttl_ms, score_ms, now_ms])
         return bool(written)
 
     async def set_try(self, job_id: str, job_try: int) -> None:

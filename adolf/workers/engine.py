@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 CRON_LEAD = 1.0  # seconds ahead a schedule's slot is enqueued (deferred to its time)
 MIN_POLL_GAP = 0.005  # a busy lane polls at most this often
 READ_MARGIN = 100  # ids read beyond the lane's running and free slots
+CLAIM_SCAN_LIMIT = 50_000  # ids one claim reads at most, past the jobs other processes run
 BACKOFF = (0.1, 5.0)  # a lane's waits after Redis errors, doubling
 FINISH_PATIENCE = 4  # leases a run keeps trying to write its outcome while Redis is away
 REDIS_CALL_LIMIT = 10.0  # seconds a lane waits for Redis to answer one poll
@@ -147,6 +148,7 @@ class Lane:
             lease_ms=self._lease_ms,
             wanted=free,
             read_limit=len(self.tasks) + free + READ_MARGIN,
+            scan_limit=CLAIM_SCAN_LIMIT,
         )
         self.last_poll = time.time()
         for claimed in poll.claimed:
@@ -193,9 +195,13 @@ class Lane:
 
     async def _run_job(self, claimed: Claimed) -> None:
         leases = self.resources.leases
-        lease = leases.hold(claimed.job_id, claimed.token)
+        lease = leases.hold(claimed.job_id, claimed.token, since=claimed.at_ms / 1000 if claimed.at_ms else None)
         try:
-            await self._run_started(claimed, lease.lost, claimed.raw, claimed.job_try)
+            started = await self._persist(lambda: self.scripts.start(claimed.job_id, claimed.token), lease.lost)
+            if started is None:
+                return  # the job is no longer this run's
+            raw, job_try = started
+            await self._run_started(claimed, lease.lost, raw, job_try)
         except asyncio.CancelledError:
             if not self._handing_back:
                 raise

@@ -5,7 +5,9 @@ Each case was first reproduced against the code before the fix (see the commit t
 from datetime import UTC, datetime, timedelta
 
 from adolf.client import queue_for
+from adolf.db.repositories.publications import PublicationRepository
 from adolf.models.content import PublicationStatus
+from adolf.services.publish_records import PublishRecords
 from tests.support.factories import USER_ID, make_draft, make_publication
 from tests.support.waiting import eventually
 
@@ -111,3 +113,27 @@ async def test_the_reconciler_republishes_a_publication_whose_job_is_gone(db, ma
     await eventually(published, timeout=20, what="the orphaned publication published")
     [alert] = [n for n in await rows.notifications("publications.requeued")]
     assert alert["kind"] == "alert" and alert["data"]["count"] == 1
+
+
+async def test_a_claim_for_a_draft_already_published_is_refused(db, marketplace, burst, client):
+    """Review of issue 8: a second publish job of a draft (enqueued without the client's job id) that read the draft
+    just before the first job recorded it published then inserted a new publication and pushed the card again."""
+    await marketplace.seed("wb", {"sku": "TWICE", "title": "Old", "description": "Old"})
+    draft = await make_draft(db, marketplace="wb", sku="TWICE")
+    await client.publish_content(draft_id=draft.id, user_id=USER_ID)
+    await burst(["content_high"])
+    assert await db.fetchval("SELECT status FROM publications WHERE draft_id = $1", draft.id) == "published"
+
+    # what the second job read a moment before the first one finished: an approved draft
+    assert await PublishRecords(db).claim(draft, USER_ID, "second-job@1") is None
+    assert (
+        await PublicationRepository(db).claim(
+            draft_id=draft.id,
+            sku=draft.sku,
+            marketplace=draft.marketplace,
+            published_by=USER_ID,
+            job_ref="second-job@1",
+        )
+        is None
+    )
+    assert await db.fetchval("SELECT count(*) FROM publications WHERE draft_id = $1", draft.id) == 1

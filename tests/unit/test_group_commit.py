@@ -81,3 +81,12 @@ async def test_a_caller_that_stopped_waiting_before_the_flush_is_not_sent():
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert recorder.flushes == [[2]]
+
+
+async def test_a_flush_answering_the_wrong_number_of_items_fails_them_instead_of_leaving_them_waiting():
+    async def short(items):
+        return list(items)[:-1]
+
+    group = GroupCommit(short)
+    answers = await asyncio.wait_for(asyncio.gather(*(group.submit(i) for i in range(3)), return_exceptions=True), 5)
+    assert all(isinstance(a, RuntimeError) for a in answers)

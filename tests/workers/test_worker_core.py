@@ -3,6 +3,7 @@ restarts and blips, broken database connections, the try counter after a take-ov
 
 import asyncio
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -202,3 +203,73 @@ def test_only_the_seam_touches_arq():
         and any(line.startswith(("import arq", "from arq")) for line in path.read_text().splitlines())
     )
     assert touching == ["adolf/workers/arq_seam.py"]
+
+
+async def test_each_of_three_processes_on_one_queue_finds_work_past_the_jobs_the_others_run(redis, lane_group):
+    """Review of issue 8: a claim read only its own window from the front of the queue, which the jobs other
+    processes ran filled: with three processes of 150 slots, the second got 100 jobs and the third none."""
+    for i in range(450):
+        await redis.enqueue_job("tests.slow", key="scale", seconds=30, _queue_name=SLOW, _job_id=f"scale-{i}")
+    settings = make_settings(concurrency={"content_default": 150})
+    groups = [await lane_group(["content_default"], settings_=settings) for _ in range(3)]
+
+    async def all_running():
+        running = [len(group.workers["content_default"].tasks) for group in groups]
+        return running if running == [150, 150, 150] else None
+
+    await eventually(all_running, timeout=20, what="150 jobs running in each of the three processes")
+
+
+async def test_a_run_cut_off_from_redis_stops_once_its_lease_has_run_out(redis, lane_group, db):
+    """Review of issue 8: a renewal that never answers (Redis unreachable, no reset) left the run going beside the
+    worker that took the job over. A lease unconfirmed for its whole length now stops its run."""
+    group = await lane_group(["content_default"])
+    await redis.enqueue_job("tests.slow", key="cut", seconds=30, _queue_name=SLOW, _job_id="cut-off")
+    await _started(redis, "cut")
+    leases = group.resources.leases
+
+    async def never_answers(leases_to_renew):
+        await asyncio.sleep(3600)
+
+    leases._renew_all = never_answers  # the process can no longer reach Redis; Redis itself is fine
+    cancelled = await eventually(
+        lambda: redis.lrange("tests:slow-cancelled:cut", 0, -1), timeout=10, what="the cut-off run stopped"
+    )
+    assert len(cancelled) == 1 and await redis.lrange("tests:slow-done:cut", 0, -1) == []
+
+
+async def test_a_claim_whose_answer_is_lost_costs_no_job_a_try(redis, lane_group):
+    """Review of issue 8: when the claim also counted the tries, a claim Redis ran but whose answer never came back
+    (a hang past the poll limit, a reset) used up a try of every job in it; a one-try job then failed unrun."""
+    group = await lane_group(["content_low"])
+    scripts = group.resources.scripts
+    real_claim, lost = scripts.claim, []
+
+    async def answer_lost(*args, **kwargs):
+        poll = await real_claim(*args, **kwargs)
+        if poll.claimed and not lost:
+            lost.extend(poll.claimed)
+            raise ConnectionError("the connection reset before the claim's answer arrived")
+        return poll
+
+    scripts.claim = answer_lost
+    job = await redis.enqueue_job("tests.echo", value=4, _queue_name=LANES["content_low"].queue)
+    group.workers["content_low"].wake.set()
+    assert await job.result(timeout=20, poll_delay=0.05) == {"value": 4, "try": 1}
+    assert [c.job_id for c in lost] == [job.job_id]
+
+
+async def test_a_job_deferred_past_its_payload_expiry_keeps_its_payload(redis, lane_group):
+    """Review of issue 8: a deferral (Ozon's daily quota: up to a day) outlived the payload's expiry, enqueue time plus
+    a day, and the job then failed as expired."""
+    group = await lane_group(["content_default"])
+    job = await redis.enqueue_job("tests.defer_later", key="far", seconds=0, _queue_name=SLOW, _job_id="far")
+    await redis.pexpire("arq:job:far", 60_000)  # as if enqueued almost a day ago
+
+    async def deferred():
+        score = await redis.zscore(SLOW, "far")
+        return score if score and score > (time.time() + 30) * 1000 else None
+
+    score = await eventually(deferred, what="the job deferred")
+    assert await redis.pttl("arq:job:far") > score - time.time() * 1000 + 86_000_000  # a day past its due time
+    assert group.workers["content_default"].jobs_retried >= 1 and job.job_id == "far"

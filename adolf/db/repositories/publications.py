@@ -37,11 +37,21 @@ GET_RECENT_PUBLISHED = """
     ORDER BY published_at
 """
 
+# a draft already published (its status, and its latest publication done) gets no new publication: a second job of
+# the draft that read it just before the first one finished must not push the card again
+NOT_PUBLISHED = """NOT EXISTS (
+        SELECT 1 FROM content_drafts d
+        WHERE d.id = {draft} AND d.status = 'published'
+          AND (SELECT p.status FROM publications p WHERE p.draft_id = d.id ORDER BY p.created_at DESC LIMIT 1)
+              IN ('published', 'verified', 'mismatched')
+    )"""
+
 # the draft's publication in flight, or a new one, as `processing` by this run; a row another run is processing is
 # left alone (RETURNING nothing): only a `pending` row or the run's own may be taken
-CLAIM = """
+CLAIM = f"""
     INSERT INTO publications (draft_id, sku, marketplace, published_by, status, job_ref)
-    VALUES ($1, $2, $3, $4, 'processing', $5)
+    SELECT $1::uuid, $2::text, $3::text, $4::uuid, 'processing', $5::text
+    WHERE {NOT_PUBLISHED.format(draft="$1::uuid")}
     ON CONFLICT (draft_id) WHERE status IN ('pending', 'processing') DO UPDATE
         SET status = 'processing', job_ref = excluded.job_ref, updated_at = now()
         WHERE publications.status = 'pending' OR publications.job_ref = excluded.job_ref
