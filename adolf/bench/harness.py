@@ -78,14 +78,20 @@ class Proc:
 class Bench:
     """A throwaway Redis for one benchmark run, and the environment its workers get."""
 
-    def __init__(self, settings: Settings, say: Say) -> None:
+    def __init__(self, settings: Settings, say: Say, *, fresh_database: bool = True) -> None:
         self.settings = settings
+        self.fresh_database = fresh_database
         self.say = say
         self.redis_server = OwnRedis(Path(tempfile.mkdtemp(prefix="adolf-bench-redis-")), args=("--appendonly", "no"))
         self.redis: ArqRedis | None = None
         self.procs: list[Proc] = []
 
     async def __aenter__(self) -> Bench:
+        if self.fresh_database:
+            from adolf.bench.publish_limits import fresh_database
+
+            url = await fresh_database(self.settings)
+            self.settings = self.settings.model_copy(update={"database_url": url})
         await self.redis_server.start()
         self.redis = await arq_seam.connect(self.settings.model_copy(update={"redis_url": self.redis_server.url()}))
         return self

@@ -43,7 +43,9 @@ async def throughput(
     await sandbox.start()
     db = await create_pool(database_url, min_size=1, max_size=4)
     try:
-        async with Bench(settings.model_copy(update={"database_url": database_url}), say) as bench:
+        async with Bench(
+            settings.model_copy(update={"database_url": database_url}), say, fresh_database=False
+        ) as bench:
             skus = {
                 kind: [f"TP-{kind}-{i:05d}" for i in range(n)] for kind, n in (("A", adolf_jobs), ("C", celery_jobs))
             }

@@ -57,7 +57,7 @@ LEASE_SECONDS = 10.0  # the default: outages of a few seconds must not hand runn
 RETRY_DELAYS = "[5,10,20]"  # the ladder's shape at a twelfth of its length, so a 10 s outage fits in its tries
 TERMINAL = ("published", "verified", "mismatched", "failed")
 UPDATE_PATHS = {"wb": "/content/v2/cards/update", "ozon": "/v3/product/import", "ym": "/offer-mappings/update"}
-CUT_OFF_WINDOW = 5.0  # seconds from a push (or delivery) to the cut-off that excuses doing it again
+CUT_OFF_WINDOW = 2.0  # seconds from a push (or delivery) to the cut-off that excuses doing it again (seen: < 1 s)
 REQUEST_LOG_SIZE = 10_000  # adolf/sandbox/state.py: older entries fall out of the simulator's request log
 
 
@@ -260,6 +260,7 @@ class ChaosRig:
         self.client: AdolfClient | None = None
         self.workers: list[WorkerProcess] = []
         self.cut_offs: list[float] = []  # wall times of SIGKILLs: a run in flight then was cut off mid-request
+        self.tries: dict[str, int] = {}  # job id -> the try its result was written by
         self.enqueued: dict[UUID, float] = {}
         self.milestones: dict[str, float] = {}  # seconds into the run
         self.outages: list[tuple[float, float]] = []  # wall times a server went away and came back
@@ -573,6 +574,7 @@ class ChaosRig:
                 status = await self.client.job(draft.job_id, QUEUE).status()
                 verdict.problems.append(f"{_name(draft)}: its publish job has no result (status {status.value})")
                 continue
+            self.tries[draft.job_id] = result.get("t", 1)
             retried += result.get("t", 1) > 1
             if not result.get("s") and draft.job_id not in dead_ids:
                 verdict.problems.append(f"{_name(draft)}: its job failed ({result.get('r')}) without a failed_jobs row")
@@ -672,7 +674,8 @@ class ChaosRig:
                 cut_offs.get(draft.job_id, []) if excuse_lost_leases else []
             )
             excuses = [self._excuse(at, allowed) for at in times[:-1]]
-            if all(e is not None for e in excuses):
+            # a push again is excused only as the next run of the job whose run was cut off: one push a run at most
+            if len(times) <= self.tries.get(draft.job_id, 1) and all(e is not None for e in excuses):
                 verdict.excused_pushes += 1
                 verdict.longest_excuse = max(verdict.longest_excuse, *excuses)  # type: ignore[type-var]
             else:
