@@ -58,6 +58,12 @@ async def slow(job: JobContext, args: KeyArgs) -> dict[str, Any]:
     return {"slept": args.seconds}
 
 
+async def nap(job: JobContext, args: KeyArgs) -> dict[str, float]:
+    """Only sleeps: cancelled, it leaves nothing behind (no Redis call outliving its process's pools)."""
+    await asyncio.sleep(args.seconds)
+    return {"napped": args.seconds}
+
+
 async def defer_later(job: JobContext, args: KeyArgs) -> None:
     """Sleeps, then asks to run again later (a deferral gives its try back)."""
     await job.resources.redis.rpush(f"tests:slow:{args.key}", f"{os.getpid()}:{job.job_try}")
@@ -84,6 +90,7 @@ TEST_JOBS = (
     JobSpec("tests.flaky", flaky, "content_low", KeyArgs, timeout=10, max_tries=3),
     JobSpec("tests.slow", slow, "content_default", KeyArgs, timeout=60, max_tries=3),
     JobSpec("tests.broken", broken, "content_low", KeyArgs, timeout=10, max_tries=2),
+    JobSpec("tests.nap", nap, "content_default", KeyArgs, timeout=60),
     JobSpec("tests.defer_later", defer_later, "content_default", KeyArgs, timeout=60, max_tries=3),
     JobSpec("tests.broken_retried", broken, "content_low", KeyArgs, timeout=10, max_tries=2, retry_unexpected=True),
     JobSpec("tests.cron_probe", cron_probe, "scout_default", JobArgs, timeout=10),
