@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from adolf.bench.servers import OwnRedis
+from adolf.bench.servers import OwnRedis, stop_process
 from adolf.settings import Settings
 from adolf.workers import arq_seam
 from adolf.workers.arq_seam import ArqRedis
@@ -66,13 +66,7 @@ class Proc:
             await self.process.wait()
 
     async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.terminate()
-        try:
-            await asyncio.wait_for(self.process.wait(), 30)
-        except TimeoutError:
-            await self.kill()
+        await stop_process(self.process)
 
 
 class Bench:

@@ -39,6 +39,7 @@ from adolf.adapters.base import CardContent, CardUpdate
 from adolf.adapters.wb import card_for_update
 from adolf.bench.floor import Catalog, floor_seconds, one_card_per_request_seconds
 from adolf.bench.harness import Proc
+from adolf.bench.servers import stop_process
 from adolf.client import AdolfClient
 from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
@@ -183,13 +184,7 @@ class SandboxProcess:
     async def close(self) -> None:
         if self.http is not None:
             await self.http.close()
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await stop_process(self.process)
 
 
 # one attribute per draft, named as each marketplace's category names it (read and typed before sending)

@@ -17,6 +17,19 @@ from typing import Any
 import redis.asyncio as aioredis
 
 
+async def stop_process(process: asyncio.subprocess.Process | None, sig: int = signal.SIGTERM) -> None:
+    """Signal a child process and wait for it; killed if it has not ended within 10 s."""
+    if process is None or process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(sig)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), 10)
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -72,13 +85,8 @@ class OwnRedis:
         """SIGTERM: a clean shutdown (the append-only file flushed); SIGKILL: a crash."""
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGCONT)
-                self.process.send_signal(sig)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 10)
-            if self.process.returncode is None:
-                self.process.kill()
-                await self.process.wait()
+                self.process.send_signal(signal.SIGCONT)  # a paused server must be able to act on `sig`
+        await stop_process(self.process, sig)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -137,13 +145,7 @@ class OwnSentinel:
         return await self.master_port() is not None
 
     async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 10)
-            if self.process.returncode is None:
-                self.process.kill()
-                await self.process.wait()
+        await stop_process(self.process)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -1,5 +1,5 @@
 """The database side of publish runs, a batch at a time: the publish jobs of one process read their drafts, claim
-their publications and record their cards' outcomes in shared round trips (adolf/db/group_commit.py), the way the
+their publications and record their cards' outcomes in shared round trips (adolf/group_commit.py), the way the
 batcher shares update requests. Each job still gets its own rows back and its own answer; what changes is only how
 many jobs one statement serves.
 
@@ -22,9 +22,9 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from adolf.db.group_commit import GroupCommit
-from adolf.db.repositories.publications import NOT_PUBLISHED
+from adolf.db.repositories.publications import NOT_PUBLISHED, TAKE_PENDING_OR_OWN
 from adolf.errors import is_infra_error
+from adolf.group_commit import GroupCommit
 from adolf.models.content import Draft, Marketplace, Publication
 
 logger = logging.getLogger(__name__)
@@ -46,10 +46,7 @@ CLAIM_MANY = f"""
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[]) AS t(draft_id, sku, marketplace,
                                                                                    published_by, job_ref)
     WHERE {NOT_PUBLISHED.format(draft="t.draft_id")}
-    ON CONFLICT (draft_id) WHERE status IN ('pending', 'processing') DO UPDATE
-        SET status = 'processing', job_ref = excluded.job_ref, updated_at = now()
-        WHERE publications.status = 'pending' OR publications.job_ref = excluded.job_ref
-    RETURNING *
+    {TAKE_PENDING_OR_OWN}
 """
 
 PUBLISHED_MANY = """

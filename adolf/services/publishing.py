@@ -94,7 +94,7 @@ async def publish_content(
         return earlier
     claimed = await records.claim(draft, user_id, run.job_ref)
     if claimed is None:
-        claimed = await _claim(db, draft, user_id, run, job_alive)
+        claimed = await _take_over_if_orphaned(db, draft, run, job_alive)
     if claimed is None:
         claimed = await _after_other_run(db, draft, user_id, run, job_alive)
     if isinstance(claimed, dict):
@@ -145,6 +145,14 @@ async def _claim(
     )
     if claimed is not None:
         return claimed
+    return await _take_over_if_orphaned(db, draft, run, job_alive)
+
+
+async def _take_over_if_orphaned(
+    db: asyncpg.Pool, draft: Draft, run: PublishRun, job_alive: JobAlive
+) -> Publication | None:
+    """The draft's publication in flight, taken over when the run holding it no longer exists."""
+    repo = PublicationRepository(db)
     holder = await repo.get_pending_for_draft(draft.id)
     if holder is None or (holder.job_ref is not None and await job_alive(holder.job_ref)):
         return None

@@ -44,7 +44,7 @@ from arq.jobs import Job, JobStatus
 from arq.worker import func
 from redis.asyncio.sentinel import Sentinel
 
-from adolf.db.group_commit import GroupCommit
+from adolf.group_commit import GroupCommit
 from adolf.workers.serialization import deserialize, serialize
 
 __all__ = [
@@ -337,7 +337,7 @@ class Claimed:
     job_id: str
     score: int
     token: str
-    at_ms: int = 0  # when the claim was sent (wall ms): its lease runs from no earlier than then
+    at_ms: int  # when the claim was sent (wall ms): its lease runs from no earlier than then
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ class Lane:
 
     async def _run_job(self, claimed: Claimed) -> None:
         leases = self.resources.leases
-        lease = leases.hold(claimed.job_id, claimed.token, since=claimed.at_ms / 1000 if claimed.at_ms else None)
+        lease = leases.hold(claimed.job_id, claimed.token, since=claimed.at_ms / 1000)
         try:
             started = await self._persist(lambda: self.scripts.start(claimed.job_id, claimed.token), lease.lost)
             if started is None:

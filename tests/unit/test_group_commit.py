@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from adolf.db.group_commit import GroupCommit
+from adolf.group_commit import GroupCommit
 
 
 class Recorder:

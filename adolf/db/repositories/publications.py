@@ -46,16 +46,18 @@ NOT_PUBLISHED = """NOT EXISTS (
               IN ('published', 'verified', 'mismatched')
     )"""
 
+TAKE_PENDING_OR_OWN = """ON CONFLICT (draft_id) WHERE status IN ('pending', 'processing') DO UPDATE
+        SET status = 'processing', job_ref = excluded.job_ref, updated_at = now()
+        WHERE publications.status = 'pending' OR publications.job_ref = excluded.job_ref
+    RETURNING *"""
+
 # the draft's publication in flight, or a new one, as `processing` by this run; a row another run is processing is
 # left alone (RETURNING nothing): only a `pending` row or the run's own may be taken
 CLAIM = f"""
     INSERT INTO publications (draft_id, sku, marketplace, published_by, status, job_ref)
     SELECT $1::uuid, $2::text, $3::text, $4::uuid, 'processing', $5::text
     WHERE {NOT_PUBLISHED.format(draft="$1::uuid")}
-    ON CONFLICT (draft_id) WHERE status IN ('pending', 'processing') DO UPDATE
-        SET status = 'processing', job_ref = excluded.job_ref, updated_at = now()
-        WHERE publications.status = 'pending' OR publications.job_ref = excluded.job_ref
-    RETURNING *
+    {TAKE_PENDING_OR_OWN}
 """
 
 TAKE_OVER = """
