@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         scenario = bench_sub.add_parser(name, help=help_text)
         scenario.set_defaults(run=cmd_bench_scenario, scenario=name)
 
+    from adolf.scout.commands import add_parser as add_scout_parser
+
+    add_scout_parser(sub)
+
     sandbox = sub.add_parser("sandbox", help="run the marketplace simulator (WB, Ozon, YM APIs on one port)")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
@@ -184,6 +188,7 @@ WORKER_CORE_BENCHES = {
     "overhead": "no-op jobs through the whole job wrapper vs bare arq with the same poll settings",
     "recovery": "how long until a SIGKILLed worker's job runs again, vs bare arq",
     "memory": "peak RSS of the all-lanes worker with 10,000 queued and 500 running jobs",
+    "loop-lag": "event-loop lag of a worker process while four niche analyses run in it (p99 target < 50 ms)",
 }
 
 

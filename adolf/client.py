@@ -77,6 +77,36 @@ class AdolfClient:
     async def sync_publication_status(self) -> Job:
         return await self.enqueue("content_factory.tasks.sync_publication_status")
 
+    async def update_trend_data(self) -> Job:
+        return await self.enqueue("scout.tasks.update_trend_data")
+
+    async def analyze_niche(
+        self,
+        *,
+        niche_id: UUID | str,
+        params: dict[str, Any] | None = None,
+        analysis_id: UUID | str | None = None,
+        requested_by: UUID | str | None = None,
+    ) -> Job:
+        """Deep analysis of a niche (forecast, backtest, competition, margin, opportunity score)."""
+        return await self.enqueue(
+            "scout.tasks.analyze_niche",
+            niche_id=niche_id,
+            params=params or {},
+            analysis_id=analysis_id,
+            requested_by=requested_by,
+        )
+
+    async def calculate_opportunity_score(self, *, niche_id: UUID | str) -> Job:
+        return await self.enqueue("scout.tasks.calculate_opportunity_score", niche_id=niche_id)
+
+    async def export_report(self, *, analysis_id: UUID | str, format: str = "html") -> Job:
+        """Write an analysis as csv, xlsx, json or html; the job's result says where."""
+        return await self.enqueue("scout.tasks.export_report", analysis_id=analysis_id, format=format)
+
+    async def cleanup_old_analyses(self, *, keep_days: int = 90) -> Job:
+        return await self.enqueue("scout.tasks.cleanup_old_analyses", keep_days=keep_days)
+
     async def ping(self, lane: str, payload: Any = None) -> Job:
         """A no-op on one lane: proves that lane's workers pick jobs up."""
         if lane not in LANES:

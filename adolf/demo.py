@@ -24,6 +24,7 @@ from adolf.db.pool import create_pool
 from adolf.db.repositories.drafts import DraftRepository
 from adolf.db.repositories.generations import GenerationRepository
 from adolf.db.repositories.publications import PublicationRepository
+from adolf.demo_scout import run_scout_demo
 from adolf.models.content import Marketplace
 from adolf.settings import Settings
 
@@ -129,6 +130,8 @@ async def run_demo(settings: Settings) -> int:
     db = await create_pool(settings.database_url, min_size=1, max_size=2)
     try:
         await _publish_all(settings, db, base)
+        async with await AdolfClient.connect(settings) as client:
+            await run_scout_demo(client, db, say)
     finally:
         await db.close()
     say(f"the worker keeps running: health http://127.0.0.1:{settings.health_port}/ready, Ctrl-C stops everything")

@@ -21,12 +21,19 @@ DOCUMENTED_RATE_LIMITS: dict[str, str] = {
     "wb.cards_list": "100/60:5",
     "wb.cards_errors": "10/60:5",
     "ozon.global": "50/1:50",
+    # Scout's trend sources (research 1.6/1.7, 2.5): WB analytics 3 a minute, interval 20 s, burst 3 (per method and
+    # seller); Ozon's /v1/analytics/data 1 a minute (on top of ozon.global)
+    "wb.funnel_history": "3/60:3",
+    "wb.search_texts": "3/60:3",
+    "ozon.analytics_data": "1/60:1",
 }
 
 YM_RESOURCE_LIMITS: dict[str, str] = {
     "ym.offer_mappings_update": "5000/60",  # updateOfferMappings: offers sent (req.offerMappings)
     "ym.offer_mappings": "600/60",  # getOfferMappings: requests (research 3.5)
     "ym.category_parameters": "100/60",  # getCategoryContentParameters: requests
+    "ym.reports_shows_sales": "10/3600",  # generateShowsSalesReport: 10 requests an hour (official OpenAPI)
+    "ym.reports_info": "100/60",  # getReportInfo: 100 requests a minute (official OpenAPI)
 }
 
 _SPEC = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*(?::\s*(\d+))?\s*$")

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
 
     # --- marketplaces
     wb_content_url: str = "https://content-api.wildberries.ru"
+    wb_analytics_url: str = "https://seller-analytics-api.wildberries.ru"  # Scout's trend data (research 1.7)
     wb_token: SecretStr | None = None
     ozon_api_url: str = "https://api-seller.ozon.ru"
     ozon_client_id: str | None = None
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     rate_limit_max_wait: float = 20.0
     batch_window: float = Field(default=0.25, ge=0)
     wb_catalog_ttl: float = Field(default=300.0, ge=0)
+
+    # --- Scout (SPEC section 5)
+    reports_dir: str = "reports"  # where export_report writes its files
+    scout_pool_workers: int = Field(default=2, ge=1)  # processes doing the analyses' numeric work
+    scout_history_weeks: int = Field(default=156, ge=1)  # how far back update_trend_data reads a new niche
+    scout_report_wait: float = Field(default=120.0, gt=0)  # how long YM report generation is waited for
 
     # --- notifications and alerts
     telegram_bot_token: SecretStr | None = None

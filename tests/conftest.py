@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +35,7 @@ from tests.support.processes import WorkerProcesses
 TABLES = (
     "reports",
     "niche_analyses",
+    "niche_segment_trends",
     "niche_trends",
     "niches",
     "api_tokens",
@@ -77,6 +79,7 @@ def marketplace_settings(url: str) -> dict[str, object]:
     """Point every adapter at the sandbox, with its default account's credentials."""
     return {
         "wb_content_url": url,
+        "wb_analytics_url": url,
         "wb_token": SANDBOX_ACCOUNT.wb_token,
         "ozon_api_url": url,
         "ozon_client_id": SANDBOX_ACCOUNT.ozon_client_id,
@@ -85,6 +88,9 @@ def marketplace_settings(url: str) -> dict[str, object]:
         "ym_api_key": SANDBOX_ACCOUNT.ym_api_key,
         "ym_business_id": SANDBOX_ACCOUNT.ym_business_id,
     }
+
+
+REPORTS_DIR = os.path.join(tempfile.gettempdir(), f"adolf-test-reports-{os.getpid()}")
 
 
 def make_settings(sandbox_url: str = "http://127.0.0.1:9", **overrides: object) -> Settings:
@@ -105,6 +111,7 @@ def make_settings(sandbox_url: str = "http://127.0.0.1:9", **overrides: object) 
         "shutdown_grace_seconds": 5.0,
         "notify_poll_interval": 0.1,
         "log_format": "text",
+        "reports_dir": REPORTS_DIR,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -4,7 +4,6 @@ job of the process shares its update requests)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import aiohttp
@@ -12,17 +11,12 @@ import aiohttp
 from adolf.adapters import ozon, wb, ym
 from adolf.adapters.base import Card, CardUpdate, MarketplaceAdapter, PreparedCard, PublishResult, Ready, Sent
 from adolf.adapters.batching import CardBatcher
-from adolf.adapters.http import MarketplaceHttp, new_session
+from adolf.adapters.connections import MISSING, ozon_http, wb_http, ym_http
+from adolf.adapters.http import new_session
 from adolf.adapters.ratelimit import RateLimiter
-from adolf.adapters.ym_limits import YmTraffic
 from adolf.errors import AuthFailed
 from adolf.models.content import Marketplace
 from adolf.settings import Settings
-
-
-def fingerprint(secret: str) -> str:
-    """Names a seller account in Redis keys and logs without revealing its token."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 class UnconfiguredAdapter(MarketplaceAdapter):
@@ -93,33 +87,16 @@ class Adapters:
 
 
 def _wildberries(settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter | None) -> MarketplaceAdapter:
-    if settings.wb_token is None:
-        return UnconfiguredAdapter(Marketplace.WB, "ADOLF_WB_TOKEN")
-    token = settings.wb_token.get_secret_value()
-    http = MarketplaceHttp(
-        session,
-        marketplace="wb",
-        base_url=settings.wb_content_url,
-        auth_headers={"Authorization": token},
-        account=fingerprint(token),
-        limiter=limiter,
-        classify=wb.classify,
-    )
+    http = wb_http(settings, session, limiter, base_url=settings.wb_content_url)
+    if http is None:
+        return UnconfiguredAdapter(Marketplace.WB, MISSING["wb"])
     return wb.WildberriesAdapter(http, catalog_ttl=settings.wb_catalog_ttl)
 
 
 def _ozon(settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter | None) -> MarketplaceAdapter:
-    if settings.ozon_client_id is None or settings.ozon_api_key is None:
-        return UnconfiguredAdapter(Marketplace.OZON, "ADOLF_OZON_CLIENT_ID and ADOLF_OZON_API_KEY")
-    http = MarketplaceHttp(
-        session,
-        marketplace="ozon",
-        base_url=settings.ozon_api_url,
-        auth_headers={"Client-Id": settings.ozon_client_id, "Api-Key": settings.ozon_api_key.get_secret_value()},
-        account=settings.ozon_client_id,
-        limiter=limiter,
-        classify=ozon.classify,
-    )
+    http = ozon_http(settings, session, limiter)
+    if http is None:
+        return UnconfiguredAdapter(Marketplace.OZON, MISSING["ozon"])
     redis = limiter.redis if limiter is not None else None
     return ozon.OzonAdapter(http, import_wait=settings.ozon_import_wait, redis=redis)
 
@@ -127,24 +104,7 @@ def _ozon(settings: Settings, session: aiohttp.ClientSession, limiter: RateLimit
 def _yandex_market(
     settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter | None
 ) -> MarketplaceAdapter:
-    if settings.ym_api_key is None or settings.ym_business_id is None:
-        return UnconfiguredAdapter(Marketplace.YM, "ADOLF_YM_API_KEY and ADOLF_YM_BUSINESS_ID")
-    traffic = None
-    if limiter is not None:
-        traffic = YmTraffic(
-            limiter.redis,
-            str(settings.ym_business_id),
-            max_parallel=settings.ym_max_parallel,
-            max_wait=limiter.max_wait,
-        )
-    http = MarketplaceHttp(
-        session,
-        marketplace="ym",
-        base_url=settings.ym_api_url,
-        auth_headers={"Api-Key": settings.ym_api_key.get_secret_value()},
-        account=str(settings.ym_business_id),
-        limiter=limiter,
-        classify=ym.classify,
-        traffic=traffic,
-    )
+    http = ym_http(settings, session, limiter)
+    if http is None or settings.ym_business_id is None:
+        return UnconfiguredAdapter(Marketplace.YM, MISSING["ym"])
     return ym.YandexMarketAdapter(http, business_id=settings.ym_business_id)

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from adolf.bench.harness import Bench, Say, median, percentile, until
+from adolf.bench.loop_lag import loop_lag
 from adolf.lanes import LANES
 from adolf.settings import Settings
 from adolf.workers import arq_seam
@@ -183,4 +184,11 @@ async def throughput(settings: Settings, say: Say) -> dict[str, Any]:
     return await run(settings, say)
 
 
-SCENARIOS = {"throughput": throughput, "pickup": pickup, "overhead": overhead, "recovery": recovery, "memory": memory}
+SCENARIOS = {
+    "throughput": throughput,
+    "pickup": pickup,
+    "overhead": overhead,
+    "recovery": recovery,
+    "memory": memory,
+    "loop-lag": loop_lag,
+}

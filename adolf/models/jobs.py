@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from adolf.models.content import DeadLetter
+from adolf.models.scout import AnalysisParams, ReportFormat
 
 
 class JobArgs(BaseModel):
@@ -47,3 +48,32 @@ class CleanupDraftsArgs(JobArgs):
 
     archive_days: int = Field(default=30, ge=1)
     delete_days: int = Field(default=90, ge=1)
+
+
+class AnalyzeNicheArgs(JobArgs):
+    """scout.tasks.analyze_niche. `analysis_id`: the row to write (an API that answers with the id before the job
+    runs makes it); by default every try of the job run writes one row named after the run."""
+
+    niche_id: UUID
+    params: AnalysisParams = Field(default_factory=AnalysisParams)
+    analysis_id: UUID | None = None
+    requested_by: UUID | None = None
+
+
+class NicheArgs(JobArgs):
+    """scout.tasks.calculate_opportunity_score."""
+
+    niche_id: UUID
+
+
+class ExportReportArgs(JobArgs):
+    """scout.tasks.export_report."""
+
+    analysis_id: UUID
+    format: ReportFormat = ReportFormat.HTML
+
+
+class CleanupAnalysesArgs(JobArgs):
+    """scout.tasks.cleanup_old_analyses."""
+
+    keep_days: int = Field(default=90, ge=1)

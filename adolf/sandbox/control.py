@@ -1,4 +1,4 @@
-"""Control API under ``/__sandbox/``: health, reset, config, seeding, faults, counters, request log."""
+"""Control API under ``/__sandbox/``: health, reset, config, seeding, faults, counters, request log, trend shapes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from . import ozon, wb, ym
+from . import analytics, ozon, wb, ym
 from .base import Json, json_response
 from .config import SandboxConfig
 from .faults import FaultSpec
@@ -216,6 +216,8 @@ def add_control_routes(app: web.Application) -> None:
         ("DELETE", "/faults", clear_faults),
         ("GET", "/counters", counters),
         ("GET", "/requests", requests_log),
+        ("POST", "/trends", analytics.set_trend),
+        ("GET", "/trends", analytics.get_trend),
     ]
     for method, path, handler in table:
         app.router.add_route(method, PREFIX + path, _guarded(handler))

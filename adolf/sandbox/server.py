@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .analytics import ANALYTICS_APIS, add_report_file_routes
 from .base import MarketplaceApi
 from .config import SandboxConfig
 from .control import add_control_routes
@@ -36,7 +37,7 @@ def _endpoint(api: MarketplaceApi, index: int) -> Callable[[web.Request], Awaita
 
 def _add_marketplace_routes(app: web.Application) -> None:
     bindings: dict[tuple[str, str], Binding] = {}
-    for api in (WildberriesApi(), OzonApi(), YandexMarketApi()):
+    for api in (WildberriesApi(), OzonApi(), YandexMarketApi(), *(make() for make in ANALYTICS_APIS)):
         for index, route in enumerate(api.routes):
             added = app.router.add_route(route.method, route.path, _endpoint(api, index))
             template = added.resource.canonical if added.resource is not None else route.path
@@ -59,6 +60,7 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
     app[STATE_KEY] = SandboxState(config)
     _add_marketplace_routes(app)
     add_control_routes(app)
+    add_report_file_routes(app)
     app.on_shutdown.append(_release_sleepers)
     app.on_cleanup.append(_drop_pending)
     return app

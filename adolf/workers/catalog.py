@@ -5,6 +5,7 @@ from __future__ import annotations
 from adolf.models import jobs as a
 from adolf.services import publishing
 from adolf.workers.jobs import content_factory as cf
+from adolf.workers.jobs import scout as sc
 from adolf.workers.registry import CronSpec, JobSpec, Registry
 
 JOBS: tuple[JobSpec, ...] = (
@@ -64,6 +65,40 @@ JOBS: tuple[JobSpec, ...] = (
         timeout=60,
         max_tries=10,
     ),
+    # Scout (seed 002 §7)
+    JobSpec(
+        "scout.tasks.update_trend_data", sc.update_trend_data, "scout_default", a.NoArgs, timeout=3600, max_tries=3
+    ),
+    JobSpec(
+        "scout.tasks.analyze_niche",
+        sc.analyze_niche,
+        "scout_heavy",
+        a.AnalyzeNicheArgs,
+        timeout=300,
+        max_tries=3,  # 2 retries
+        retry_unexpected=True,
+        finalize=sc.analyze_niche_failed,
+    ),
+    JobSpec(
+        "scout.tasks.calculate_opportunity_score",
+        sc.calculate_opportunity_score,
+        "scout_default",
+        a.NicheArgs,
+        timeout=120,
+        max_tries=3,
+    ),
+    JobSpec(
+        "scout.tasks.export_report", sc.export_report, "scout_export", a.ExportReportArgs, timeout=300, max_tries=3
+    ),
+    JobSpec(
+        "scout.tasks.cleanup_old_analyses",
+        sc.cleanup_old_analyses,
+        "scout_default",
+        a.CleanupAnalysesArgs,
+        timeout=600,
+        max_tries=3,
+    ),
+    JobSpec("scout.tasks.office_heartbeat", sc.office_heartbeat, "scout_default", a.NoArgs, timeout=30),
 )
 
 # Europe/Moscow time (ADOLF_TIMEZONE); each fires once per schedule however many workers run
@@ -72,6 +107,9 @@ CRONS: tuple[CronSpec, ...] = (
     CronSpec("content_factory.tasks.sync_publication_status", minute=0),  # hourly
     CronSpec("content_factory.tasks.office_heartbeat", second=0, max_tries=1),  # every minute
     CronSpec("content_factory.tasks.reconcile_publications", minute=set(range(2, 60, 5))),  # every 5 minutes
+    CronSpec("scout.tasks.update_trend_data", hour=6, minute=0),  # daily 06:00
+    CronSpec("scout.tasks.cleanup_old_analyses", hour=3, minute=0),  # daily 03:00
+    CronSpec("scout.tasks.office_heartbeat", second=0, max_tries=1),  # every minute
 )
 
 REGISTRY = Registry(JOBS, CRONS)

@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import asyncpg
@@ -17,6 +17,7 @@ from adolf.adapters import Adapters
 from adolf.adapters.notifications import build_channels
 from adolf.adapters.ratelimit import RateLimiter
 from adolf.db.pool import create_pool
+from adolf.scout.pool import AnalysisPool
 from adolf.services.notifications import send_alert
 from adolf.services.office import OfficeReporter, build_reporters
 from adolf.services.outbox import OutboxDispatcher
@@ -26,6 +27,9 @@ from adolf.workers.arq_seam import ArqRedis, Scripts
 from adolf.workers.failures import DeadLetterOffice
 from adolf.workers.lease import Leases
 from adolf.workers.registry import FailureHook
+
+if TYPE_CHECKING:
+    from adolf.adapters.trends import TrendSources
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class Resources:
     scripts: Scripts
     leases: Leases
     publish_records: PublishRecords
+    trends: TrendSources  # Scout's trend data from the marketplaces' analytics APIs
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
     _infra_alerted: dict[str, float] = field(default_factory=dict)
     _unsent_alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -57,6 +62,8 @@ class Resources:
     async def open(
         cls, settings: Settings, redis: ArqRedis, *, failure_hooks: dict[str, FailureHook] | None = None
     ) -> Resources:
+        from adolf.adapters.trends import TrendSources
+
         # min_size=0: the worker starts even while PostgreSQL is down; jobs retry until it is back
         db = await create_pool(settings.database_url, min_size=0, max_size=settings.db_pool_max)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
@@ -78,6 +85,7 @@ class Resources:
             scripts=scripts,
             leases=Leases(scripts, settings.job_lease_seconds),
             publish_records=PublishRecords(db),
+            trends=TrendSources.build(settings, limiter),
         )
         resources._background += [
             asyncio.create_task(outbox.run_forever(), name="adolf-outbox"),
@@ -97,8 +105,14 @@ class Resources:
             await reporter.close()
         await self.leases.close()
         await self.adapters.close()
+        await self.trends.close()
         await self.http.close()
         await self.db.close()
+
+    @property
+    def analysis_pool(self) -> AnalysisPool:
+        """The process's pool for Scout's numeric work, started on first use."""
+        return AnalysisPool.shared(self.settings.scout_pool_workers)
 
     async def infra_alert(self, exc: BaseException, *, job_name: str) -> None:
         """Alert about an unreachable Redis/PostgreSQL, at most once per INFRA_ALERT_INTERVAL per cause. An alert

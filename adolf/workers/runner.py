@@ -32,6 +32,9 @@ async def connect_redis(settings: Settings) -> ArqRedis:
     return await arq_seam.connect(settings)
 
 
+SCOUT_POOL_LANES = {"scout_heavy", "scout_export"}  # their jobs' work runs in the analysis pool, warmed at start
+
+
 class LaneGroup:
     """Several lanes in one process, sharing its resources."""
 
@@ -51,12 +54,15 @@ class LaneGroup:
         self.resources: Resources | None = None
         self._redis: ArqRedis | None = None
         self._waker: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._redis = await connect_redis(self.settings)
         self.resources = await Resources.open(self.settings, self._redis, failure_hooks=self.registry.failure_hooks())
         for lane in self.lanes:
             self.workers[lane] = Lane(lane, self.resources, self.resources.scripts, self.registry, burst=self.burst)
+        if not self.burst and SCOUT_POOL_LANES & set(self.lanes):
+            self._warming = asyncio.create_task(self.resources.analysis_pool.warm(), name="adolf-scout-pool")
 
     async def run(self) -> None:
         """Until stopped (or, in burst mode, until the lanes' queues are empty)."""
@@ -76,6 +82,9 @@ class LaneGroup:
             lane.stop(hand_back_after=grace)
 
     async def close(self) -> None:
+        if self._warming is not None:
+            with contextlib.suppress(Exception):
+                await self._warming
         if self.resources is not None:
             await self.resources.close()
         if self._redis is not None:

@@ -187,11 +187,16 @@ def test_defaults_match_the_documented_limits() -> None:
         "wb.cards_list": "100/60:5",
         "wb.cards_errors": "10/60:5",
         "ozon.global": "50/1:50",
+        "wb.funnel_history": "3/60:3",
+        "wb.search_texts": "3/60:3",
+        "ozon.analytics_data": "1/60:1",
     }
     assert config.ym_limits == {
         "ym.offer_mappings_update": "5000/60",
         "ym.offer_mappings": "600/60",
         "ym.category_parameters": "100/60",
+        "ym.reports_shows_sales": "10/3600",
+        "ym.reports_info": "100/60",
     }
     [account] = config.accounts
     assert account.model_dump() == {

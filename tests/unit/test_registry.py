@@ -43,10 +43,29 @@ def test_content_factory_schedules_and_lanes_follow_the_seed():
         "content_factory.tasks.office_heartbeat": "content_low",
         "content_factory.tasks.handle_failed_task": "content_low",
         "content_factory.tasks.reconcile_publications": "content_low",
+        "scout.tasks.update_trend_data": "scout_default",
+        "scout.tasks.analyze_niche": "scout_heavy",
+        "scout.tasks.calculate_opportunity_score": "scout_default",
+        "scout.tasks.export_report": "scout_export",
+        "scout.tasks.cleanup_old_analyses": "scout_default",
+        "scout.tasks.office_heartbeat": "scout_default",
     }
     publish = REGISTRY.job("content_factory.tasks.publish_content")
     assert (publish.timeout, publish.max_tries, publish.unique_by) == (120, 4, "draft_id")
     assert publish.retry_unexpected and publish.finalize is not None  # seed: unexpected errors retried too
+
+
+def test_scout_schedules_and_limits_follow_seed_002():
+    crons = {cron.job: cron for cron in REGISTRY.crons}
+    trends = crons["scout.tasks.update_trend_data"]
+    cleanup = crons["scout.tasks.cleanup_old_analyses"]
+    heartbeat = crons["scout.tasks.office_heartbeat"]
+    assert (trends.hour, trends.minute, trends.second) == (6, 0, 0)
+    assert (cleanup.hour, cleanup.minute, cleanup.second) == (3, 0, 0)
+    assert (heartbeat.hour, heartbeat.minute, heartbeat.second) == (None, None, 0)
+    analyze = REGISTRY.job("scout.tasks.analyze_niche")
+    assert (analyze.timeout, analyze.max_tries) == (300, 3)  # 2 retries, 300 s
+    assert analyze.retry_unexpected and analyze.finalize is not None
 
 
 def test_each_lane_runs_its_jobs_and_schedules_under_their_own_names():

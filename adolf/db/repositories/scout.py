@@ -1,0 +1,248 @@
+"""Scout's tables: niches, their weekly trends and segments, analyses and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from pydantic import BaseModel
+
+from adolf.db.repositories.base import Repository, rowcount
+from adolf.models.content import Marketplace
+from adolf.models.scout import NicheRef, SegmentPoint, TrendPoint
+
+
+class Niche(NicheRef):
+    is_active: bool = True
+    opportunity_score: float | None = None
+    score_components: Any = None
+    opportunities: Any = None
+    score_updated_at: datetime | None = None
+    trends_updated_at: datetime | None = None
+    last_week: date | None = None
+
+
+class Analysis(BaseModel):
+    id: UUID
+    niche_id: UUID
+    requested_by: UUID | None = None
+    params: dict[str, Any]
+    status: str
+    result: dict[str, Any] | None = None
+    opportunity_score: float | None = None
+    error: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class Report(BaseModel):
+    id: UUID
+    analysis_id: UUID
+    format: str
+    path: str
+    size_bytes: int
+    created_at: datetime
+
+
+NICHE_COLUMNS = """
+    n.id, n.name, n.marketplace, n.category_id, n.queries, n.is_active, n.opportunity_score::float8,
+    n.score_components, n.opportunities, n.score_updated_at, n.trends_updated_at,
+    (SELECT max(t.week_start) FROM niche_trends t WHERE t.niche_id = n.id) AS last_week
+"""
+GET_NICHE = f"SELECT {NICHE_COLUMNS} FROM niches n WHERE n.id = $1"
+FIND_NICHE = f"""
+    SELECT {NICHE_COLUMNS} FROM niches n
+    WHERE lower(n.name) = lower($1) AND ($2::text IS NULL OR n.marketplace = $2)
+    ORDER BY n.marketplace
+"""
+ACTIVE_NICHES = f"SELECT {NICHE_COLUMNS} FROM niches n WHERE n.is_active ORDER BY n.marketplace, n.name"
+CREATE_NICHE = """
+    INSERT INTO niches (name, marketplace, category_id, queries) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (marketplace, lower(name)) DO UPDATE SET updated_at = niches.updated_at
+    RETURNING id
+"""
+TOUCH_TRENDS = "UPDATE niches SET trends_updated_at = now(), updated_at = now() WHERE id = $1"
+STORE_SCORE = """
+    UPDATE niches SET opportunity_score = $2, score_components = $3, opportunities = $4, score_updated_at = now(),
+                      updated_at = now()
+    WHERE id = $1
+"""
+
+TREND_FIELDS = ("search_volume", "orders", "revenue", "avg_price", "sellers", "new_sellers", "top10_share", "hhi")
+_MERGED = ", ".join(f"COALESCE(EXCLUDED.{f}, t.{f})" for f in (*TREND_FIELDS, "top_seller_shares"))
+_CURRENT = ", ".join(f"t.{f}" for f in (*TREND_FIELDS, "top_seller_shares"))
+# a value the source does not give (NULL) keeps what another source brought; unchanged rows are not rewritten
+UPSERT_TRENDS = f"""
+    INSERT INTO niche_trends AS t (niche_id, week_start, search_volume, orders, revenue, avg_price, sellers,
+                                   new_sellers, top10_share, hhi, top_seller_shares, source)
+    SELECT $1, w, sv, o, r, p, s, ns, t10, h, sh::jsonb, $12
+    FROM unnest($2::date[], $3::int8[], $4::int8[], $5::float8[], $6::float8[], $7::int4[], $8::int4[],
+                $9::float8[], $10::float8[], $11::text[]) AS u(w, sv, o, r, p, s, ns, t10, h, sh)
+    ON CONFLICT (niche_id, week_start) DO UPDATE SET
+        ({", ".join((*TREND_FIELDS, "top_seller_shares"))}) = ({_MERGED}),
+        source = EXCLUDED.source, updated_at = now()
+    WHERE ({_MERGED}) IS DISTINCT FROM ({_CURRENT})
+    RETURNING 1
+"""
+UPSERT_SEGMENTS = """
+    INSERT INTO niche_segment_trends AS t (niche_id, segment, week_start, demand, sellers)
+    SELECT $1, seg, w, d, s FROM unnest($2::text[], $3::date[], $4::int8[], $5::int4[]) AS u(seg, w, d, s)
+    ON CONFLICT (niche_id, segment, week_start) DO UPDATE SET
+        demand = EXCLUDED.demand, sellers = COALESCE(EXCLUDED.sellers, t.sellers), updated_at = now()
+    WHERE (EXCLUDED.demand, COALESCE(EXCLUDED.sellers, t.sellers)) IS DISTINCT FROM (t.demand, t.sellers)
+    RETURNING 1
+"""
+TRENDS = """
+    SELECT week_start AS week, search_volume, orders, revenue::float8, avg_price::float8, sellers, new_sellers,
+           top10_share::float8, hhi::float8, top_seller_shares
+    FROM niche_trends WHERE niche_id = $1 ORDER BY week_start
+"""
+SEGMENTS = """
+    SELECT segment, week_start AS week, demand, sellers FROM niche_segment_trends
+    WHERE niche_id = $1 ORDER BY segment, week_start
+"""
+
+# every try of one job run writes the same row
+OPEN_ANALYSIS = """
+    INSERT INTO niche_analyses (id, niche_id, params, requested_by, status) VALUES ($1, $2, $3, $4, 'running')
+    ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, completed_at = NULL
+"""
+ANALYSIS_COLUMNS = """id, niche_id, requested_by, params, status, result, opportunity_score::float8, error,
+                      created_at, completed_at"""
+GET_ANALYSIS = f"SELECT {ANALYSIS_COLUMNS} FROM niche_analyses WHERE id = $1"
+LATEST_ANALYSIS = f"""
+    SELECT {ANALYSIS_COLUMNS} FROM niche_analyses WHERE niche_id = $1 AND status = 'completed'
+    ORDER BY completed_at DESC LIMIT 1
+"""
+COMPLETE_ANALYSIS = """
+    UPDATE niche_analyses SET status = 'completed', result = $2, opportunity_score = $3, completed_at = now(),
+                              error = NULL
+    WHERE id = $1
+"""
+FAIL_ANALYSIS = "UPDATE niche_analyses SET status = 'failed', error = $2, completed_at = now() WHERE id = $1"
+ANALYZED_SINCE = "SELECT count(*) FROM niche_analyses WHERE status = 'completed' AND completed_at >= $1"
+
+RECORD_REPORT = """
+    INSERT INTO reports (analysis_id, format, path, size_bytes) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (analysis_id, format) DO UPDATE SET path = EXCLUDED.path, size_bytes = EXCLUDED.size_bytes,
+                                                    created_at = now()
+    RETURNING *
+"""
+GET_REPORT = "SELECT * FROM reports WHERE analysis_id = $1 AND format = $2"
+OLD_ANALYSES = """
+    SELECT a.id, coalesce(array_agg(r.path) FILTER (WHERE r.path IS NOT NULL), '{}') AS paths
+    FROM niche_analyses a LEFT JOIN reports r ON r.analysis_id = a.id
+    WHERE a.created_at < $1
+    GROUP BY a.id
+    ORDER BY a.id
+    LIMIT $2
+"""
+DELETE_ANALYSES = "DELETE FROM niche_analyses WHERE id = ANY($1::uuid[])"
+
+
+def _column(points: Sequence[TrendPoint], name: str) -> list[Any]:
+    return [getattr(p, name) for p in points]
+
+
+class ScoutRepository(Repository[Niche]):
+    model = Niche
+
+    # --- niches
+
+    async def niche(self, niche_id: UUID) -> Niche | None:
+        return await self._one(GET_NICHE, niche_id)
+
+    async def find_niches(self, name: str, marketplace: Marketplace | str | None = None) -> list[Niche]:
+        return await self._many(FIND_NICHE, name, None if marketplace is None else str(marketplace))
+
+    async def active_niches(self) -> list[Niche]:
+        return await self._many(ACTIVE_NICHES)
+
+    async def ensure_niche(
+        self, name: str, marketplace: Marketplace | str, *, category_id: str | None = None, queries: Sequence[str] = ()
+    ) -> UUID:
+        """The niche of that name on that marketplace, created when new."""
+        return await self.db.fetchval(CREATE_NICHE, name, str(marketplace), category_id, list(queries))
+
+    async def store_score(self, niche_id: UUID, score: float, components: Any, opportunities: Any) -> None:
+        await self.db.execute(STORE_SCORE, niche_id, score, components, opportunities)
+
+    # --- trends
+
+    async def upsert_trends(self, niche_id: UUID, points: Sequence[TrendPoint], *, source: str) -> int:
+        """Merge weeks into the niche's series; returns how many weeks changed."""
+        if not points:
+            return 0
+        shares = [None if p.top_seller_shares is None else orjson.dumps(p.top_seller_shares).decode() for p in points]
+        rows = await self.db.fetch(
+            UPSERT_TRENDS,
+            niche_id,
+            _column(points, "week"),
+            *(_column(points, f) for f in TREND_FIELDS),
+            shares,
+            source,
+        )
+        return len(rows)
+
+    async def upsert_segments(self, niche_id: UUID, segments: Sequence[SegmentPoint]) -> int:
+        if not segments:
+            return 0
+        rows = await self.db.fetch(
+            UPSERT_SEGMENTS,
+            niche_id,
+            [s.segment for s in segments],
+            [s.week for s in segments],
+            [s.demand for s in segments],
+            [s.sellers for s in segments],
+        )
+        return len(rows)
+
+    async def touch_trends(self, niche_id: UUID) -> None:
+        await self.db.execute(TOUCH_TRENDS, niche_id)
+
+    async def trends(self, niche_id: UUID) -> list[TrendPoint]:
+        return [TrendPoint.model_validate(dict(row)) for row in await self.db.fetch(TRENDS, niche_id)]
+
+    async def segments(self, niche_id: UUID) -> list[SegmentPoint]:
+        return [SegmentPoint.model_validate(dict(row)) for row in await self.db.fetch(SEGMENTS, niche_id)]
+
+    # --- analyses and reports
+
+    async def open_analysis(
+        self, analysis_id: UUID, niche_id: UUID, params: dict[str, Any], requested_by: UUID | None
+    ) -> None:
+        await self.db.execute(OPEN_ANALYSIS, analysis_id, niche_id, params, requested_by)
+
+    async def analysis(self, analysis_id: UUID) -> Analysis | None:
+        row = await self.db.fetchrow(GET_ANALYSIS, analysis_id)
+        return None if row is None else Analysis.model_validate(dict(row))
+
+    async def latest_analysis(self, niche_id: UUID) -> Analysis | None:
+        row = await self.db.fetchrow(LATEST_ANALYSIS, niche_id)
+        return None if row is None else Analysis.model_validate(dict(row))
+
+    async def complete_analysis(self, analysis_id: UUID, result: dict[str, Any], score: float) -> None:
+        await self.db.execute(COMPLETE_ANALYSIS, analysis_id, result, score)
+
+    async def fail_analysis(self, analysis_id: UUID, error: str) -> None:
+        await self.db.execute(FAIL_ANALYSIS, analysis_id, error[:2000])
+
+    async def analyzed_since(self, since: datetime) -> int:
+        return int(await self.db.fetchval(ANALYZED_SINCE, since))
+
+    async def record_report(self, analysis_id: UUID, fmt: str, path: str, size: int) -> Report:
+        row = await self.db.fetchrow(RECORD_REPORT, analysis_id, fmt, path, size)
+        return Report.model_validate(dict(row))
+
+    async def report(self, analysis_id: UUID, fmt: str) -> Report | None:
+        row = await self.db.fetchrow(GET_REPORT, analysis_id, fmt)
+        return None if row is None else Report.model_validate(dict(row))
+
+    async def old_analyses(self, before: datetime, limit: int) -> list[tuple[UUID, list[str]]]:
+        return [(row["id"], list(row["paths"])) for row in await self.db.fetch(OLD_ANALYSES, before, limit)]
+
+    async def delete_analyses(self, ids: Sequence[UUID]) -> int:
+        return rowcount(await self.db.execute(DELETE_ANALYSES, list(ids)))
