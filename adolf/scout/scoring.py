@@ -277,7 +277,8 @@ def find_opportunities(
     """Segments/queries whose demand over the last `window` weeks rose by >= 10 % (against the same weeks a year
     earlier, else the previous `window` weeks) and whose competition is weak: sellers per unit of demand below the
     median of the segments, or at most 10 sellers. Segments named in `queries` are of kind "query". Without segments
-    the niche itself is an opportunity when its demand grows and its competition is weak. Sorted by growth.
+    (or none with the history to judge) the niche itself is an opportunity when its demand grows and its competition
+    is weak. Sorted by growth.
     `points` (the niche's own series) is part of the signature for callers; the segments carry their own weeks."""
     if not segments:
         found = _niche_opportunity(niche_name, demand, competition)
@@ -297,8 +298,9 @@ def find_opportunities(
         recent_mean, growth, label = got
         count = sellers[name][1]
         rows.append((name, recent_mean, growth, label, count, count / recent_mean if recent_mean > 0 else math.inf))
-    if not rows:
-        return []
+    if not rows:  # no segment has the history to judge yet (a query niche's first weeks): judge the niche
+        found_niche = _niche_opportunity(niche_name, demand, competition)
+        return [found_niche] if found_niche is not None else []
     median = statistics.median(r[5] for r in rows)
     found: list[Opportunity] = []
     for name, recent_mean, growth, label, count, ratio in rows:

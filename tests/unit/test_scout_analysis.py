@@ -283,3 +283,14 @@ def test_niche_itself_is_an_opportunity_without_segments():
     assert find_opportunities([], [], demand, closed) == []
     falling = demand.model_copy(update={"growth": -0.2})
     assert find_opportunities([], [], falling, open_competition) == []
+
+
+def test_segments_too_young_to_judge_leave_the_judgement_to_the_niche():
+    y = demand_series(120, trend=2.0)
+    demand = analyze(NICHE, trend_points(y), [], AnalysisParams()).demand
+    competition = Competition(
+        sellers=40, hhi=900.0, top10_share=0.3, new_sellers=4, new_seller_rate=0.1, demand_per_seller=10.0
+    )
+    one_week = [SegmentPoint(segment="термокружка", week=START, demand=500, sellers=30)]  # a query niche's first week
+    found = find_opportunities([], one_week, demand, competition, niche_name=NICHE.name)
+    assert [o.kind for o in found] == ["niche"]
