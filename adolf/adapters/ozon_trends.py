@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, timedelta
 from typing import Any
@@ -26,8 +27,8 @@ from adolf.adapters.trends import (
     segments_to_points,
     week_range,
 )
-from adolf.errors import ValidationFailed
-from adolf.models.scout import NicheRef, NicheTrends, SegmentPoint, last_complete_monday, today_utc
+from adolf.errors import Deferred, ValidationFailed
+from adolf.models.scout import NicheRef, NicheTrends, SegmentPoint, last_complete_monday, monday_of, today_utc
 
 logger = logging.getLogger(__name__)
 
@@ -61,33 +62,53 @@ class OzonTrends:
         return await self._category(category_of(niche), since, until)
 
     async def _category(self, category_id: str, since: date, until: date) -> NicheTrends:
+        return (await self.categories([category_id], since, until))[category_id]
+
+    async def categories(self, category_ids: list[str], since: date, until: date) -> dict[str, NicheTrends]:
+        """Several categories' weeks from one paginated read of analytics/data per category level (the method answers
+        once a minute: one read of every category instead of one per niche). A page whose slot is far away is waited
+        for, page by page."""
         weeks = week_range(since, until)
-        if not weeks:
-            return NicheTrends()
-        dimension, value = category_filter(category_id)
-        body: dict[str, Any] = {
-            "date_from": weeks[0].isoformat(),
-            "date_to": (weeks[-1] + timedelta(days=6)).isoformat(),
-            "metrics": ["revenue", "ordered_units"],
-            "dimension": [dimension, "week"],
-            "filters": [{"key": dimension, "op": "EQ", "value": value}],
-            "limit": DATA_PAGE,
-            "offset": 0,
-        }
-        sums: dict[date, list[float]] = {}
-        while True:
-            answer = await self.http.post(DATA_PATH, body, bucket=DATA_BUCKET)
-            rows = parsed("ozon", DATA_PATH, lambda a=answer: _data_rows(a, value))
-            for week, revenue, units in rows:
-                total = sums.setdefault(week, [0.0, 0])
-                total[0] += revenue
-                total[1] += units
-            if parsed("ozon", DATA_PATH, lambda a=answer: len(a["result"]["data"])) < DATA_PAGE:
-                break
-            body = {**body, "offset": body["offset"] + DATA_PAGE}
+        found: dict[str, dict[date, list[float]]] = {c: {} for c in category_ids}
+        levels: dict[str, dict[str, str]] = {}  # level -> id -> category_id
+        for category_id in category_ids:
+            level, value = category_filter(category_id)
+            levels.setdefault(level, {})[value] = category_id
+        for level, ids in levels.items() if weeks else ():
+            body: dict[str, Any] = {
+                "date_from": weeks[0].isoformat(),
+                "date_to": (weeks[-1] + timedelta(days=6)).isoformat(),
+                "metrics": ["revenue", "ordered_units"],
+                "dimension": [level, "week"],
+                "limit": DATA_PAGE,
+                "offset": 0,
+            }
+            if len(ids) == 1:
+                body["filters"] = [{"key": level, "op": "EQ", "value": next(iter(ids))}]
+            while True:
+                answer = await self._page(body)
+                for category, week, revenue, units in parsed("ozon", DATA_PATH, lambda a=answer: _data_rows(a)):
+                    if category in ids:
+                        total = found[ids[category]].setdefault(week, [0.0, 0])
+                        total[0] += revenue
+                        total[1] += units
+                if parsed("ozon", DATA_PATH, lambda a=answer: len(a["result"]["data"])) < DATA_PAGE:
+                    break
+                body = {**body, "offset": body["offset"] + DATA_PAGE}
         wanted = set(weeks)
-        points = [sales_point(w, int(units), revenue) for w, (revenue, units) in sorted(sums.items()) if w in wanted]
-        return NicheTrends(points=points)
+        return {
+            category_id: NicheTrends(
+                points=[sales_point(w, int(u), r) for w, (r, u) in sorted(sums.items()) if w in wanted]
+            )
+            for category_id, sums in found.items()
+        }
+
+    async def _page(self, body: dict[str, Any]) -> Any:
+        while True:
+            try:
+                return await self.http.post(DATA_PATH, body, bucket=DATA_BUCKET)
+            except Deferred as deferral:
+                await asyncio.sleep(deferral.delay)
 
     async def _queries(self, queries: list[str], since: date, until: date) -> NicheTrends:
         week = last_complete_monday(today_utc())  # search-queries/text is a snapshot of the current week
@@ -122,14 +143,12 @@ class OzonTrends:
         return NicheTrends(points=segments_to_points(segments, {week: extra}), segments=segments)
 
 
-def _data_rows(answer: Any, category: str) -> list[tuple[date, float, int]]:
+def _data_rows(answer: Any) -> list[tuple[str, date, float, int]]:
     rows = []
     for row in answer["result"]["data"]:
         dimensions, metrics = row["dimensions"], row["metrics"]
-        if str(dimensions[0]["id"]) != category:
-            continue
         week = date.fromisoformat(str(dimensions[1]["id"])[:10])
-        rows.append((week - timedelta(days=week.weekday()), as_money(metrics[0]), as_count(metrics[1])))
+        rows.append((str(dimensions[0]["id"]), monday_of(week), as_money(metrics[0]), as_count(metrics[1])))
     return rows
 
 

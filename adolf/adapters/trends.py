@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 import aiohttp
 
@@ -154,6 +155,19 @@ class TrendSources:
         trends.points.sort(key=lambda p: p.week)
         trends.segments.sort(key=lambda s: (s.week, s.segment))
         return trends
+
+    async def fetch_categories(
+        self, marketplace: Marketplace | str, niches: list[NicheRef], since: date, until: date
+    ) -> dict[UUID, NicheTrends] | None:
+        """Several category niches of one marketplace in one read, where its API answers for many categories at once
+        (Ozon's analytics/data, one request a minute); None where it does not (fetch them one by one)."""
+        from adolf.adapters.ozon_trends import OzonTrends
+
+        source = self.source(marketplace)
+        if not isinstance(source, OzonTrends) or since > until:
+            return None
+        found = await source.categories([category_of(n) for n in niches], since, until)
+        return {n.id: found[category_of(n)] for n in niches}
 
     async def close(self) -> None:
         for session in self._sessions:

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
+from pydantic import ValidationError
 
 from adolf.db.pool import create_pool
 from adolf.db.repositories.scout import Niche, ScoutRepository
@@ -65,6 +66,12 @@ def run_command(coro: Any) -> int:
         asyncio.run(coro)
     except (CommandError, CsvImportError, AdolfError) as exc:
         print(f"adolf scout: {exc}", file=sys.stderr)
+        return 1
+    except asyncpg.UndefinedTableError as exc:
+        print(f"adolf scout: the database has no Scout tables ({exc}): run `adolf migrate` first", file=sys.stderr)
+        return 1
+    except (asyncpg.PostgresError, OSError) as exc:
+        print(f"adolf scout: PostgreSQL failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -138,8 +145,10 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
             commission=args.commission,
             logistics=args.logistics,
         )
-    except ValueError as exc:
-        print(f"adolf scout analyze: {exc}".splitlines()[0] + " (see --help)", file=sys.stderr)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_weeks", "").replace("_", "-") if first["loc"] else "params"
+        print(f"adolf scout analyze: {option}: {first['msg']}", file=sys.stderr)
         return 2
 
     async def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,10 @@ class TrendFetcher(Protocol):
 
     async def fetch(self, niche: NicheRef, since: date, until: date) -> NicheTrends: ...
 
+    async def fetch_categories(
+        self, marketplace: str, niches: list[NicheRef], since: date, until: date
+    ) -> dict[UUID, NicheTrends] | None: ...
+
 
 def last_complete_week(now: datetime, tz: ZoneInfo) -> date:
     """The Monday of the last week that has ended (in the seller's timezone)."""
@@ -84,15 +89,31 @@ async def update_trend_data(
     counts = {"niches": len(niches), "updated": 0, "weeks_changed": 0, "skipped": 0, "errors": 0}
     errors: list[str] = []
     gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+    first = until - timedelta(weeks=history_weeks - 1)
+
+    def since_of(niche: Niche) -> date:
+        return first if niche.last_week is None else max(first, niche.last_week - timedelta(weeks=REREAD_WEEKS - 1))
+
+    # category niches of one marketplace asking for the same weeks are read together where the API allows it
+    groups: dict[tuple[str, date], list[Niche]] = defaultdict(list)
+    for niche in niches:
+        if niche.category_id and not niche.queries:
+            groups[(str(niche.marketplace), since_of(niche))].append(niche)
+    batches = {
+        key: asyncio.ensure_future(_fetch_categories(sources, key[0], group, key[1], until))
+        for key, group in groups.items()
+        if len(group) > 1
+    }
 
     async def one(niche: Niche) -> None:
         if niche.category_id is None and not niche.queries:
             counts["skipped"] += 1  # imported from CSV only: no marketplace source to ask
             return
-        first = until - timedelta(weeks=history_weeks - 1)
-        since = first if niche.last_week is None else max(first, niche.last_week - timedelta(weeks=REREAD_WEEKS - 1))
+        since = since_of(niche)
+        batch = batches.get((str(niche.marketplace), since))
         try:
-            trends = await _fetch_waiting(sources, gate, niche, since, until)
+            fetched = None if batch is None else (await batch).get(niche.id)
+            trends = fetched if fetched is not None else await _fetch_waiting(sources, gate, niche, since, until)
         except MarketplaceError as exc:
             counts["errors"] += 1
             errors.append(f"{niche.marketplace}:{niche.name}: {exc.code}: {exc}")
@@ -113,11 +134,22 @@ async def update_trend_data(
     except Exception as exc:
         await reporter.report_error(f"Обновление трендов: {exc}")
         raise
+    finally:
+        for batch in batches.values():
+            batch.cancel()
+        await asyncio.gather(*batches.values(), return_exceptions=True)
     if counts["errors"] and counts["errors"] == counts["niches"] - counts["skipped"]:
         await reporter.report_error(f"Обновление трендов: {errors[0]}")
     else:
         await reporter.report_idle(metrics={"trends_updated": counts["updated"], "last_update": now.isoformat()})
     return {"success": True, **counts, "failures": errors[:20]}
+
+
+async def _fetch_categories(
+    sources: TrendFetcher, marketplace: str, niches: list[Niche], since: date, until: date
+) -> dict[UUID, NicheTrends]:
+    """An empty answer: fetch the niches one by one (the marketplace reads one category a request)."""
+    return await sources.fetch_categories(marketplace, list(niches), since, until) or {}
 
 
 async def _fetch_waiting(

@@ -268,3 +268,27 @@ async def test_update_trend_data_keeps_going_past_a_failing_marketplace(db, mark
     assert (result["updated"], result["errors"]) == (1, 1)
     assert "AUTH_ERROR" in result["failures"][0] and "ADOLF_YM_API_KEY" in result["failures"][0]
     assert await db.fetchval("SELECT count(*) FROM niche_trends WHERE niche_id = $1", good) == 156
+
+
+async def test_ozon_category_niches_share_one_paginated_analytics_read(db, marketplace, client, burst):
+    repo = ScoutRepository(db)
+    niches = []
+    for index in range(5):
+        key = str(880300 + index)
+        await marketplace.control("POST", "/trends", {"marketplace": "ozon", "key": key, "shape": "rising"})
+        niches.append(await repo.ensure_niche(f"Категория {index}", "ozon", category_id=key))
+    job = await client.update_trend_data()
+    await burst(["scout_default"])
+    result = (await job.result_info()).result
+    assert (result["updated"], result["errors"]) == (5, 0)
+    reads = await marketplace.control("GET", "/requests?path_contains=analytics/data")
+    assert len(reads) == 1  # one read for five niches (the method answers once a minute)
+    for niche_id in niches:
+        assert await db.fetchval("SELECT count(*) FROM niche_trends WHERE niche_id = $1", niche_id) == 156
+    # each niche got its own category's series, not a neighbour's
+    series = await marketplace.control("GET", "/trends?marketplace=ozon&key=880302")
+    orders = [
+        r["orders"]
+        for r in await db.fetch("SELECT orders FROM niche_trends WHERE niche_id = $1 ORDER BY week_start", niches[2])
+    ]
+    assert orders == [w["orders"] for w in series["weeks"]]
