@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from adolf.models.content import Marketplace
 
 SEASON_WEEKS = 52
+MAX_COUNT = 10**15  # weekly orders or searches: far above any niche, far below bigint
+MAX_INT4 = 2**31 - 1
 
 
 class ReportFormat(StrEnum):
@@ -52,17 +54,18 @@ def concentration(shares: list[float]) -> tuple[float, float]:
 
 class TrendPoint(BaseModel):
     """One week of a niche. `week` is the ISO week's Monday. A field the source does not give is None (and is then
-    kept from another source by the upsert: a marketplace update never erases what a CSV import brought)."""
+    kept from another source by the upsert: a marketplace update never erases what a CSV import brought). The bounds
+    are the database columns' (bigint, integer, numeric(16,2), numeric(12,2)); infinities and NaN are refused."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     week: date
-    orders: int | None = Field(default=None, ge=0)
-    search_volume: int | None = Field(default=None, ge=0)
-    revenue: float | None = Field(default=None, ge=0)
-    avg_price: float | None = Field(default=None, ge=0)
-    sellers: int | None = Field(default=None, ge=0)
-    new_sellers: int | None = Field(default=None, ge=0)
+    orders: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    search_volume: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    revenue: float | None = Field(default=None, ge=0, lt=1e14)
+    avg_price: float | None = Field(default=None, ge=0, lt=1e10)
+    sellers: int | None = Field(default=None, ge=0, le=MAX_INT4)
+    new_sellers: int | None = Field(default=None, ge=0, le=MAX_INT4)
     top_seller_shares: list[float] | None = None  # the top sellers' sales shares, fractions, largest first
     top10_share: float | None = Field(default=None, ge=0, le=1)
     hhi: float | None = Field(default=None, ge=0, le=10_000)

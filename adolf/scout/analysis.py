@@ -24,12 +24,14 @@ from adolf.models.scout import (
     OpportunityScore,
     SegmentPoint,
     TrendPoint,
+    last_complete_monday,
 )
 from adolf.scout.forecasting import forecast_demand
 from adolf.scout.metrics import competition_metrics, demand_metrics, economics
 from adolf.scout.scoring import find_opportunities, opportunity_score
 
 MIN_WEEKS = 26
+MAX_WEEKS = 520  # ten years: older weeks say little of next quarter's demand and would only slow the fits
 MEASURES = {"orders": "заказы", "search_volume": "поисковые запросы"}
 
 
@@ -75,7 +77,16 @@ def _dedupe(points: Sequence[TrendPoint], notes: list[str]) -> list[TrendPoint]:
 def prepare(points: Sequence[TrendPoint]) -> Series:
     """Sort, pick the demand measure, fill the gaps. Raises InsufficientData with fewer than 26 weeks of demand."""
     notes: list[str] = []
+    latest = last_complete_monday()
+    future = [p for p in points if p.week > latest]
+    if future:
+        notes.append(f"Недели после последней завершённой ({latest.isoformat()}) не учтены: {len(future)} нед.")
+        points = [p for p in points if p.week <= latest]
     ordered = _dedupe(points, notes)
+    if ordered and (ordered[-1].week - ordered[0].week).days // 7 >= MAX_WEEKS:
+        first_kept = ordered[-1].week - timedelta(weeks=MAX_WEEKS - 1)
+        notes.append(f"Взяты последние {MAX_WEEKS} недель истории (с {first_kept.isoformat()}).")
+        ordered = [p for p in ordered if p.week >= first_kept]
     orders = sum(p.orders is not None for p in ordered)
     searches = sum(p.search_volume is not None for p in ordered)
     measure = "orders" if orders >= MIN_WEEKS or orders >= searches else "search_volume"
@@ -105,14 +116,45 @@ def prepare(points: Sequence[TrendPoint]) -> Series:
     return Series(ordered, weeks, y, measure, notes)
 
 
+def tame_outliers(y: np.ndarray, window: int = 9) -> tuple[np.ndarray, list[int]]:
+    """Weeks whose demand is more than double the level of their neighbourhood (and far outside its usual noise), with
+    no such spike a year before or after, replaced by their neighbourhood's median: one bad week (an export with three
+    extra zeros) must not become next year's forecast. A spike that recurs yearly is season, and stays."""
+    n = len(y)
+    if n < window:
+        return y, []
+    half = window // 2
+    padded = np.pad(y, half, mode="edge")
+    level = np.array([np.median(padded[i : i + window]) for i in range(n)])
+    excess = y - level
+    noise = 1.4826 * float(np.median(np.abs(excess - np.median(excess))))
+    spike = np.abs(excess) > np.maximum(8 * noise, np.abs(level) + 1)
+    recurring = np.zeros(n, dtype=bool)
+    for lag in (-52, 52):
+        for i in np.flatnonzero(spike):
+            j = i + lag
+            if 0 <= j < n and abs(excess[j]) > 0.5 * abs(excess[i]):
+                recurring[i] = True
+    outliers = [int(i) for i in np.flatnonzero(spike & ~recurring)]
+    tamed = y.copy()
+    tamed[outliers] = level[outliers]
+    return tamed, outliers
+
+
 def analyze(
     niche: NicheRef, points: list[TrendPoint], segments: list[SegmentPoint], params: AnalysisParams
 ) -> AnalysisResult:
     series = prepare(points)
     notes = list(series.notes)
-    outcome = forecast_demand(series.y, series.weeks[-1], params.horizon_weeks, params.backtest_folds)
+    y, outliers = tame_outliers(series.y)
+    if outliers:
+        weeks = ", ".join(series.weeks[i].isoformat() for i in outliers[:5])
+        notes.append(
+            f"Выбросы спроса ({len(outliers)} нед.: {weeks}) заменены медианой соседних недель в прогнозе и метриках."
+        )
+    outcome = forecast_demand(y, series.weeks[-1], params.horizon_weeks, params.backtest_folds)
     notes.extend(outcome.warnings)
-    demand = demand_metrics(series.y, series.weeks, series.measure, notes)
+    demand = demand_metrics(y, series.weeks, series.measure, notes)
     competition = competition_metrics(series.points, demand.level, notes)
     money = economics(series.points, params, notes)
     return AnalysisResult(

@@ -155,6 +155,7 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
         db = await _pool(settings)
         pool = AnalysisPool(workers=1)
         analysis_id = uuid4()
+        niche: Niche | None = None
         try:
             niche = await find_niche(ScoutRepository(db), args.niche)
             result = await scout.analyze_niche(
@@ -167,7 +168,8 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
                 tz=settings.tz,
             )
         except AdolfError as exc:
-            await ScoutRepository(db).fail_analysis(analysis_id, f"{exc.code}: {exc}")
+            if niche is not None:
+                await ScoutRepository(db).fail_analysis(analysis_id, niche.id, f"{exc.code}: {exc}")
             raise
         finally:
             pool.shutdown()

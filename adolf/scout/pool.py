@@ -58,16 +58,30 @@ class AnalysisPool:
         return self._executor
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """fn(*args) in a pool process (fn and its arguments must pickle)."""
-        loop = asyncio.get_running_loop()
+        """fn(*args) in a pool process (fn and its arguments must pickle). A caller cancelled while its work runs (a
+        job's time limit, a lost lease, shutdown) takes the pool's processes down with it: a process cannot be told to
+        stop one call, and left alone it would keep a slot busy for work nobody waits for. The other calls running
+        in the pool then fail as infrastructure errors (their jobs retry) and the next call starts a fresh pool."""
         pool = self._pool()
+        future = pool.submit(fn, *args)
         try:
-            return await loop.run_in_executor(pool, fn, *args)
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
-            if self._executor is pool:
-                self._executor = None
-                pool.shutdown(wait=False, cancel_futures=True)
+            self._discard(pool)
             raise InfraError(f"a Scout analysis process died: {exc}") from exc
+        except asyncio.CancelledError:
+            if not future.cancel():  # already running in a process
+                logger.warning("scout analysis pool restarted: a running %s was cancelled", getattr(fn, "__name__", fn))
+                self._discard(pool, kill=True)
+            raise
+
+    def _discard(self, pool: ProcessPoolExecutor, *, kill: bool = False) -> None:
+        if self._executor is pool:
+            self._executor = None
+        if kill:
+            for process in list(getattr(pool, "_processes", {}).values()):  # the stdlib offers no per-call stop
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     async def warm(self) -> None:
         """Start every process now (imports done) instead of at the first analysis."""

@@ -218,6 +218,14 @@ def opportunity_score(demand: Demand, competition: Competition, economics: Econo
             reason += f" Вес {WEIGHTS[name]:.2f} → {WEIGHTS[name] / total:.3f} (часть компонентов без данных)."
         components.append(ScoreComponent(name=name, value=round(value, 1), weight=WEIGHTS[name] / total, reason=reason))
     score = sum(c.value * c.weight for c in components)
+    if demand.level <= 0:  # nothing sells: no margin, calm season or open entry makes a niche of it
+        components = [
+            c.model_copy(update={"weight": 1.0 if c.name == "demand" else 0.0})
+            if c.name == "demand"
+            else c.model_copy(update={"weight": 0.0, "reason": "Не оценивается: в нише нет спроса."})
+            for c in components
+        ]
+        score = 0.0
     return OpportunityScore(value=round(_clamp(score), 1), components=components)
 
 

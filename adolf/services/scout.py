@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from adolf.db.repositories.scout import Niche, ScoutRepository
-from adolf.errors import AdolfError, Deferred, MarketplaceError, NotFound
+from adolf.errors import AdolfError, Deferred, InvalidJobArgs, MarketplaceError, NotFound
 from adolf.models.scout import (
     AnalysisParams,
     AnalysisResult,
@@ -130,7 +130,7 @@ async def update_trend_data(
             await enqueue_score(niche.id)
 
     try:
-        await asyncio.gather(*(one(niche) for niche in niches))
+        await _all_or_none(one(niche) for niche in niches)
     except Exception as exc:
         await reporter.report_error(f"Обновление трендов: {exc}")
         raise
@@ -143,6 +143,19 @@ async def update_trend_data(
     else:
         await reporter.report_idle(metrics={"trends_updated": counts["updated"], "last_update": now.isoformat()})
     return {"success": True, **counts, "failures": errors[:20]}
+
+
+async def _all_or_none(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run them together; the first to fail cancels the others (nothing of a failed run goes on behind its retry)
+    and its error, not an ExceptionGroup, is raised."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        for finished in asyncio.as_completed(tasks):
+            await finished
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _fetch_categories(
@@ -186,14 +199,16 @@ async def analyze_niche(
         raise NotFound(f"niche {niche_id} does not exist")
     if reporter is not None:
         await reporter.report_working(f"Анализ ниши {niche.name}")
-    await repo.open_analysis(analysis_id, niche_id, params.model_dump(mode="json"), requested_by)
+    if not await repo.open_analysis(analysis_id, niche_id, params.model_dump(mode="json"), requested_by):
+        raise InvalidJobArgs(f"analysis {analysis_id} is an analysis of another niche")
     points, segments = await repo.trends(niche_id), await repo.segments(niche_id)
     try:
         result = await pool.run(tasks.analyze, NicheRef.model_validate(niche.model_dump()), points, segments, params)
     except tasks.InsufficientData as exc:
         raise InsufficientTrendData(str(exc)) from None
     document = result.model_dump(mode="json")
-    await repo.complete_analysis(analysis_id, document, result.score.value)
+    if not await repo.complete_analysis(analysis_id, document, result.score.value):
+        raise NotFound(f"niche {niche_id} was deleted during its analysis")
     await repo.store_score(
         niche_id,
         result.score.value,
@@ -220,8 +235,7 @@ async def fail_analysis(
     code = getattr(error, "code", type(error).__name__)
     message = str(error) or type(error).__name__
     repo = ScoutRepository(db)
-    if await repo.niche(niche_id) is not None:
-        await repo.fail_analysis(analysis_id, f"{code}: {message}")
+    await repo.fail_analysis(analysis_id, niche_id, f"{code}: {message}")
     await reporter.report_error(f"Анализ ниши: {message}")
     return {
         "success": False,
@@ -278,7 +292,11 @@ async def export_report(
     directory = await asyncio.to_thread(_report_directory, reports_dir)
     path = directory / f"{analysis_id}.{fmt.value}"
     size = await pool.run(tasks.render, result, analysis_id, fmt, path)
-    report = await repo.record_report(analysis_id, fmt.value, str(path), size)
+    try:
+        report = await repo.record_report(analysis_id, fmt.value, str(path), size)
+    except asyncpg.ForeignKeyViolationError:  # cleanup deleted the analysis while its report was drawn
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        return _export_failed(analysis_id, fmt, "NOT_FOUND", f"analysis {analysis_id} was deleted meanwhile")
     return {
         "success": True,
         "analysis_id": str(analysis_id),

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from uuid import UUID
 
 import asyncpg
 from pydantic import ValidationError
 
-from adolf.db.repositories.scout import ScoutRepository
+from adolf.db.repositories.scout import ScoutRepository, TrendColumns
 from adolf.models.content import Marketplace
-from adolf.models.scout import TrendPoint
+from adolf.models.scout import TrendPoint, last_complete_monday, today_utc
 
 REQUIRED = ("niche", "marketplace", "week", "orders")
 OPTIONAL = ("search_volume", "revenue", "avg_price", "sellers", "new_sellers", "top10_share", "hhi")
@@ -71,18 +70,20 @@ def _number(raw: str, column: str, decimal_comma: bool) -> int | float:
         raise ValueError(f"column {column!r}: {raw!r} is not {kind}") from None
 
 
-def _week(raw: str) -> date:
+def _week(raw: str, latest: date) -> date:
     try:
         week = date.fromisoformat(raw.strip())
     except ValueError:
         raise ValueError(f"column 'week': {raw!r} is not an ISO date (YYYY-MM-DD)") from None
     if week.isoweekday() != 1:
         raise ValueError(f"column 'week': {week.isoformat()} is a {week.strftime('%A')}, not a Monday")
+    if week > latest:
+        raise ValueError(f"column 'week': {week.isoformat()} is after the last complete week ({latest.isoformat()})")
     return week
 
 
-def _row(values: dict[str, str], decimal_comma: bool) -> tuple[str, Marketplace, TrendPoint]:
-    name = (values.get("niche") or "").strip()
+def _row(values: dict[str, str], decimal_comma: bool, latest: date) -> tuple[str, Marketplace, TrendPoint]:
+    name = " ".join((values.get("niche") or "").split())
     if not name:
         raise ValueError("column 'niche' is empty")
     raw_mp = (values.get("marketplace") or "").strip().lower()
@@ -90,7 +91,7 @@ def _row(values: dict[str, str], decimal_comma: bool) -> tuple[str, Marketplace,
         marketplace = Marketplace(raw_mp)
     except ValueError:
         raise ValueError(f"column 'marketplace': {raw_mp!r} is not one of wb, ozon, ym") from None
-    fields: dict[str, Any] = {"week": _week(values.get("week") or "")}
+    fields: dict[str, Any] = {"week": _week(values.get("week") or "", latest)}
     if not (values.get("orders") or "").strip():
         raise ValueError("column 'orders' is empty")
     for column in ("orders", *OPTIONAL):
@@ -106,14 +107,12 @@ def _row(values: dict[str, str], decimal_comma: bool) -> tuple[str, Marketplace,
     return name, marketplace, point
 
 
-def parse_csv(text: str) -> dict[tuple[str, Marketplace], list[TrendPoint]]:
-    """The file's rows by niche; CsvImportError at the first problem."""
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise CsvImportError("the file is empty (expected a header: niche,marketplace,week,orders,...)")
-    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, strict=True)
-    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+Series = dict[tuple[str, Marketplace], TrendColumns]
+
+
+def _header(first_line: str) -> tuple[str, list[str]]:
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    header = [h.strip().lower() for h in next(csv.reader([first_line], delimiter=delimiter))]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise CsvImportError(f"the header lacks the column(s) {', '.join(missing)}", line=1)
@@ -124,49 +123,76 @@ def parse_csv(text: str) -> dict[tuple[str, Marketplace], list[TrendPoint]]:
         )
     if len(set(header)) != len(header):
         raise CsvImportError("a column appears twice in the header", line=1)
-    reader.fieldnames = header
-    series: dict[tuple[str, Marketplace], list[TrendPoint]] = defaultdict(list)
-    seen: dict[tuple[str, Marketplace, date], int] = {}
+    return delimiter, header
+
+
+def parse_stream(stream: TextIO) -> Series:
+    """The rows by niche (a niche's name compared without case and extra spaces), each niche's weeks as columns;
+    CsvImportError at the first problem. Reads the stream once, line by line."""
+    first_line = stream.readline().lstrip("\ufeff")
+    if not first_line.strip():
+        raise CsvImportError("the file is empty (expected a header: niche,marketplace,week,orders,...)")
+    delimiter, header = _header(first_line)
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    latest = last_complete_monday(today_utc())
+    series: Series = {}
+    names: dict[tuple[str, Marketplace], tuple[str, Marketplace]] = {}
+    seen: dict[tuple[str, Marketplace], dict[date, int]] = {}
     try:
-        for values in reader:
-            line = reader.line_num
-            if None in values or any(v is None for v in values.values()):
-                raise CsvImportError(f"expected {len(header)} fields", line=line)
-            if not any(v.strip() for v in values.values()):
+        for fields in reader:
+            line = reader.line_num + 1
+            if not any(f.strip() for f in fields):
                 continue
+            if len(fields) != len(header):
+                raise CsvImportError(f"expected {len(header)} fields, found {len(fields)}", line=line)
             try:
-                name, marketplace, point = _row(values, decimal_comma=delimiter == ";")
+                name, marketplace, point = _row(dict(zip(header, fields, strict=True)), delimiter == ";", latest)
             except ValueError as exc:
                 raise CsvImportError(str(exc), line=line) from None
-            key = (name.casefold(), marketplace, point.week)
-            if key in seen:
+            key = names.setdefault((name.lower(), marketplace), (name, marketplace))
+            weeks = seen.setdefault(key, {})
+            if point.week in weeks:
                 raise CsvImportError(
-                    f"{name} / {marketplace.value} / week {point.week} already given on line {seen[key]}", line=line
+                    f"{name} / {marketplace.value} / week {point.week} already given on line {weeks[point.week]}",
+                    line=line,
                 )
-            seen[key] = line
-            series[(name, marketplace)].append(point)
+            weeks[point.week] = line
+            series.setdefault(key, TrendColumns()).append(point)
     except csv.Error as exc:
-        raise CsvImportError(f"not valid CSV: {exc}", line=reader.line_num) from None
+        raise CsvImportError(f"not valid CSV: {exc}", line=reader.line_num + 1) from None
     if not series:
         raise CsvImportError("the file has a header but no rows")
-    return dict(series)
+    return series
 
 
-def read_csv(path: Path) -> dict[tuple[str, Marketplace], list[TrendPoint]]:
+def parse_csv(text: str) -> Series:
+    return parse_stream(io.StringIO(text, newline=""))
+
+
+def read_csv(path: Path) -> Series:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise CsvImportError(f"{path} is {size} bytes; the limit is {MAX_FILE_BYTES}")
-        text = path.read_bytes().decode("utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            return parse_stream(stream)
     except OSError as exc:
         raise CsvImportError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise CsvImportError("not UTF-8 text (save the export as UTF-8)", line=line) from None
-    return parse_csv(text)
+    except UnicodeDecodeError:
+        raise CsvImportError("not UTF-8 text (save the export as UTF-8)", line=_first_undecodable_line(path)) from None
 
 
-async def import_series(db: asyncpg.Pool, series: dict[tuple[str, Marketplace], list[TrendPoint]]) -> ImportSummary:
+def _first_undecodable_line(path: Path) -> int | None:
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+async def import_series(db: asyncpg.Pool, series: Series) -> ImportSummary:
     """Write every niche's rows in one transaction (niches are created by name when new)."""
     summary = ImportSummary()
     async with db.acquire() as conn, conn.transaction():
@@ -176,7 +202,7 @@ async def import_series(db: asyncpg.Pool, series: dict[tuple[str, Marketplace], 
             niche_id = existing[0].id if existing else await repo.ensure_niche(name, marketplace)
             summary.created += not existing
             summary.niches[(name, marketplace.value)] = niche_id
-            changed = await repo.upsert_trends(niche_id, points, source="csv")
+            changed = await repo.upsert_columns(niche_id, points, source="csv")
             if changed:
                 await repo.touch_trends(niche_id)
                 summary.changed[niche_id] = changed

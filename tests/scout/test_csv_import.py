@@ -91,8 +91,8 @@ def test_bad_headers_and_shapes_are_clear() -> None:
 
 def test_semicolons_and_decimal_commas_from_russian_excel() -> None:
     series = parse_csv("niche;marketplace;week;orders;avg_price\nКофе;ozon;2024-06-03;10;1 190,50\n")
-    (points,) = series.values()
-    assert points[0].avg_price == pytest.approx(1190.5)
+    (columns,) = series.values()
+    assert columns.avg_price[0] == pytest.approx(1190.5)
 
 
 async def test_a_failure_while_writing_rolls_back_the_whole_file(db: asyncpg.Pool) -> None:
@@ -123,3 +123,19 @@ def test_cli_prints_one_line_for_a_bad_file(tmp_path: Path) -> None:
         timeout=60,
     )
     assert missing.returncode == 1 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "cp1251.csv"
+    path.write_bytes(
+        b"niche,marketplace,week,orders\nA,ozon,2024-06-03,1\n" + "Кофе,ozon,2024-06-10,2\n".encode("cp1251")
+    )
+    with pytest.raises(CsvImportError, match="not UTF-8") as caught:
+        read_csv(path)
+    assert caught.value.line == 3
+
+
+def test_classic_mac_line_endings_import_like_any_other() -> None:
+    series = parse_csv("niche,marketplace,week,orders\rКофе,ozon,2024-06-03,5\rКофе,ozon,2024-06-10,6\r")
+    (columns,) = series.values()
+    assert columns.orders == [5, 6]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -109,6 +110,8 @@ SEGMENTS = """
 OPEN_ANALYSIS = """
     INSERT INTO niche_analyses (id, niche_id, params, requested_by, status) VALUES ($1, $2, $3, $4, 'running')
     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, completed_at = NULL
+    WHERE niche_analyses.niche_id = EXCLUDED.niche_id
+    RETURNING id
 """
 ANALYSIS_COLUMNS = """id, niche_id, requested_by, params, status, result, opportunity_score::float8, error,
                       created_at, completed_at"""
@@ -122,7 +125,10 @@ COMPLETE_ANALYSIS = """
                               error = NULL
     WHERE id = $1
 """
-FAIL_ANALYSIS = "UPDATE niche_analyses SET status = 'failed', error = $2, completed_at = now() WHERE id = $1"
+FAIL_ANALYSIS = """
+    UPDATE niche_analyses SET status = 'failed', error = $2, completed_at = now()
+    WHERE id = $1 AND niche_id = $3 AND status <> 'completed'
+"""
 ANALYZED_SINCE = "SELECT count(*) FROM niche_analyses WHERE status = 'completed' AND completed_at >= $1"
 
 RECORD_REPORT = """
@@ -143,8 +149,37 @@ OLD_ANALYSES = """
 DELETE_ANALYSES = "DELETE FROM niche_analyses WHERE id = ANY($1::uuid[])"
 
 
-def _column(points: Sequence[TrendPoint], name: str) -> list[Any]:
-    return [getattr(p, name) for p in points]
+@dataclass
+class TrendColumns:
+    """A niche's weeks as one list per column: what the upsert sends, and a compact form for big imports."""
+
+    week: list[date] = field(default_factory=list)
+    search_volume: list[int | None] = field(default_factory=list)
+    orders: list[int | None] = field(default_factory=list)
+    revenue: list[float | None] = field(default_factory=list)
+    avg_price: list[float | None] = field(default_factory=list)
+    sellers: list[int | None] = field(default_factory=list)
+    new_sellers: list[int | None] = field(default_factory=list)
+    top10_share: list[float | None] = field(default_factory=list)
+    hhi: list[float | None] = field(default_factory=list)
+    shares: list[str | None] = field(default_factory=list)  # jsonb text of the top sellers' shares
+
+    def append(self, point: TrendPoint) -> None:
+        self.week.append(point.week)
+        for name in TREND_FIELDS:
+            getattr(self, name).append(getattr(point, name))
+        shares = point.top_seller_shares
+        self.shares.append(None if shares is None else orjson.dumps(shares).decode())
+
+    def __len__(self) -> int:
+        return len(self.week)
+
+    @classmethod
+    def of(cls, points: Sequence[TrendPoint]) -> TrendColumns:
+        columns = cls()
+        for point in points:
+            columns.append(point)
+        return columns
 
 
 class ScoutRepository(Repository[Niche]):
@@ -174,15 +209,17 @@ class ScoutRepository(Repository[Niche]):
 
     async def upsert_trends(self, niche_id: UUID, points: Sequence[TrendPoint], *, source: str) -> int:
         """Merge weeks into the niche's series; returns how many weeks changed."""
-        if not points:
+        return await self.upsert_columns(niche_id, TrendColumns.of(points), source=source)
+
+    async def upsert_columns(self, niche_id: UUID, columns: TrendColumns, *, source: str) -> int:
+        if not columns.week:
             return 0
-        shares = [None if p.top_seller_shares is None else orjson.dumps(p.top_seller_shares).decode() for p in points]
         rows = await self.db.fetch(
             UPSERT_TRENDS,
             niche_id,
-            _column(points, "week"),
-            *(_column(points, f) for f in TREND_FIELDS),
-            shares,
+            columns.week,
+            *(getattr(columns, f) for f in TREND_FIELDS),
+            columns.shares,
             source,
         )
         return len(rows)
@@ -213,8 +250,9 @@ class ScoutRepository(Repository[Niche]):
 
     async def open_analysis(
         self, analysis_id: UUID, niche_id: UUID, params: dict[str, Any], requested_by: UUID | None
-    ) -> None:
-        await self.db.execute(OPEN_ANALYSIS, analysis_id, niche_id, params, requested_by)
+    ) -> bool:
+        """False: that analysis id is another niche's."""
+        return await self.db.fetchval(OPEN_ANALYSIS, analysis_id, niche_id, params, requested_by) is not None
 
     async def analysis(self, analysis_id: UUID) -> Analysis | None:
         row = await self.db.fetchrow(GET_ANALYSIS, analysis_id)
@@ -224,11 +262,12 @@ class ScoutRepository(Repository[Niche]):
         row = await self.db.fetchrow(LATEST_ANALYSIS, niche_id)
         return None if row is None else Analysis.model_validate(dict(row))
 
-    async def complete_analysis(self, analysis_id: UUID, result: dict[str, Any], score: float) -> None:
-        await self.db.execute(COMPLETE_ANALYSIS, analysis_id, result, score)
+    async def complete_analysis(self, analysis_id: UUID, result: dict[str, Any], score: float) -> bool:
+        """False: the analysis is gone (its niche was deleted meanwhile)."""
+        return rowcount(await self.db.execute(COMPLETE_ANALYSIS, analysis_id, result, score)) == 1
 
-    async def fail_analysis(self, analysis_id: UUID, error: str) -> None:
-        await self.db.execute(FAIL_ANALYSIS, analysis_id, error[:2000])
+    async def fail_analysis(self, analysis_id: UUID, niche_id: UUID, error: str) -> None:
+        await self.db.execute(FAIL_ANALYSIS, analysis_id, error[:2000], niche_id)
 
     async def analyzed_since(self, since: datetime) -> int:
         return int(await self.db.fetchval(ANALYZED_SINCE, since))
