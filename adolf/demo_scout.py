@@ -33,8 +33,8 @@ async def run_scout_demo(client: AdolfClient, db: asyncpg.Pool, say: Callable[[s
 
     updated = await (await client.update_trend_data()).result(timeout=RESULT_TIMEOUT)
     say(
-        f"scout.tasks.update_trend_data: {updated['updated']} niche(s) updated from the simulator "
-        f"({updated['weeks_changed']} weeks changed, {updated['skipped']} CSV-only)"
+        f"scout.tasks.update_trend_data: niches updated from the simulator: {updated['updated']}, "
+        f"weeks changed: {updated['weeks_changed']}, CSV-only niches: {updated['skipped']}"
     )
 
     jobs = {key: await client.analyze_niche(niche_id=nid) for key, nid in summary.niches.items()}

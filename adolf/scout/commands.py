@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     niche.add_argument("--queries", default="", help="comma-separated search queries")
     niche.set_defaults(run=cmd_add_niche)
 
+    niches = scout_sub.add_parser("niches", help="list the niches with their score and trend data")
+    niches.set_defaults(run=cmd_niches)
+
     analyze = scout_sub.add_parser("analyze", help="analyze a niche now, in this process, and record the analysis")
     analyze.add_argument("niche", help="the niche's id, name, or marketplace:name")
     analyze.add_argument("--json", action="store_true", help="print the whole analysis as JSON")
@@ -110,6 +113,26 @@ def cmd_add_niche(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await db.close()
         print(niche_id)
+
+    return run_command(main())
+
+
+def cmd_niches(settings: Settings, args: argparse.Namespace) -> int:
+    async def main() -> None:
+        db = await _pool(settings)
+        try:
+            niches = await ScoutRepository(db).all_niches()
+        finally:
+            await db.close()
+        print(f"{'id':36}  {'mp':4}  {'score':>5}  {'last week':10}  {'active':6}  name / source")
+        for n in niches:
+            score = "-" if n.opportunity_score is None else f"{n.opportunity_score:.1f}"
+            source = n.category_id or ", ".join(n.queries) or "CSV only"
+            last = n.last_week.isoformat() if n.last_week else "-"
+            print(
+                f"{n.id!s:36}  {n.marketplace:4}  {score:>5}  {last:10}  {'yes' if n.is_active else 'no':6}  "
+                f"{n.name} / {source}"
+            )
 
     return run_command(main())
 

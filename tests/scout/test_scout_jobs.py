@@ -292,3 +292,23 @@ async def test_ozon_category_niches_share_one_paginated_analytics_read(db, marke
         for r in await db.fetch("SELECT orders FROM niche_trends WHERE niche_id = $1 ORDER BY week_start", niches[2])
     ]
     assert orders == [w["orders"] for w in series["weeks"]]
+
+
+async def test_cli_adds_a_niche_and_lists_it(db, settings):
+    env = {**os.environ, "ADOLF_DATABASE_URL": settings.database_url, "ADOLF_LOG_LEVEL": "WARNING"}
+
+    def adolf(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "adolf", "scout", *args], capture_output=True, text=True, timeout=60, env=env
+        )
+
+    added = adolf("add-niche", "Кружки", "--marketplace", "ozon", "--queries", "кружка, кружка керамическая")
+    assert added.returncode == 0, added.stderr
+    niche = await ScoutRepository(db).niche(UUID(added.stdout.strip()))
+    assert niche.queries == ["кружка", "кружка керамическая"] and niche.is_active
+    again = adolf("add-niche", "кружки", "--marketplace", "ozon", "--category", "17028922")
+    assert again.stdout.strip() == added.stdout.strip()  # the same niche, now with a category too
+    listed = adolf("niches")
+    assert listed.returncode == 0 and "Кружки" in listed.stdout and str(niche.id) in listed.stdout
+    wrong = adolf("add-niche", "X", "--marketplace", "amazon")
+    assert wrong.returncode == 2 and "invalid choice" in wrong.stderr

@@ -60,6 +60,7 @@ FIND_NICHE = f"""
     ORDER BY n.marketplace
 """
 ACTIVE_NICHES = f"SELECT {NICHE_COLUMNS} FROM niches n WHERE n.is_active ORDER BY n.marketplace, n.name"
+ALL_NICHES = f"SELECT {NICHE_COLUMNS} FROM niches n ORDER BY n.marketplace, n.name"
 CREATE_NICHE = """
     INSERT INTO niches (name, marketplace, category_id, queries) VALUES ($1, $2, $3, $4)
     ON CONFLICT (marketplace, lower(name)) DO UPDATE SET updated_at = niches.updated_at
@@ -195,6 +196,9 @@ class ScoutRepository(Repository[Niche]):
 
     async def active_niches(self) -> list[Niche]:
         return await self._many(ACTIVE_NICHES)
+
+    async def all_niches(self) -> list[Niche]:
+        return await self._many(ALL_NICHES)
 
     async def ensure_niche(
         self, name: str, marketplace: Marketplace | str, *, category_id: str | None = None, queries: Sequence[str] = ()
