@@ -11,7 +11,9 @@ WB gives no market-wide seller counts: sellers, new sellers and shares stay None
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -29,7 +31,7 @@ from adolf.adapters.trends import (
     week_range,
 )
 from adolf.errors import ValidationFailed
-from adolf.models.scout import NicheRef, NicheTrends, SegmentPoint, TrendPoint, last_complete_monday, today_utc
+from adolf.models.scout import NicheRef, NicheTrends, SegmentPoint, TrendPoint, last_complete_monday
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +45,20 @@ HISTORY_IDS = 20
 TEXT_IDS = 50
 TEXT_LIMIT = 30
 CARDS_PAGE = 100
-TEXTS_DAYS = 365
+READ_TTL = 600.0
 
 
 class WbTrends:
-    def __init__(self, content: MarketplaceHttp, analytics: MarketplaceHttp) -> None:
+    """The seller's cards and their search texts are read once for all the niches of a trend update (kept
+    READ_TTL seconds): WB answers 3 analytics requests a minute, so a request per niche would not scale."""
+
+    def __init__(self, content: MarketplaceHttp, analytics: MarketplaceHttp, *, read_ttl: float = READ_TTL) -> None:
         self.content = content
         self.analytics = analytics
+        self.read_ttl = read_ttl
+        self._cards: tuple[float, list[tuple[int, int]]] | None = None
+        self._texts: dict[tuple[date, tuple[int, ...]], asyncio.Future[list[tuple[str, int]]]] = {}
+        self._lock = asyncio.Lock()
 
     async def fetch(self, niche: NicheRef, since: date, until: date) -> NicheTrends:
         queries = query_niche(niche)
@@ -61,7 +70,40 @@ class WbTrends:
         return await self._category(int(subject), since, until)
 
     async def seller_cards(self) -> list[tuple[int, int]]:
-        """(nmID, subjectID) of every card of the seller, paging cards/list by its cursor."""
+        """(nmID, subjectID) of every card of the seller (read again after READ_TTL)."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._cards is None or now - self._cards[0] > self.read_ttl:
+                self._cards = (now, await self._read_cards())
+                self._texts.clear()
+            return self._cards[1]
+
+    async def _search_texts(self, week: date, batch: list[int]) -> list[tuple[str, int]]:
+        """One request per (week, batch) however many niches ask at once; a failed one is asked again next time."""
+        key = (week, tuple(batch))
+        if key not in self._texts:
+            self._texts[key] = asyncio.ensure_future(self._read_texts(week, batch))
+        read = self._texts[key]
+        try:
+            return await asyncio.shield(read)
+        except Exception:
+            if self._texts.get(key) is read:
+                del self._texts[key]
+            raise
+
+    async def _read_texts(self, week: date, batch: list[int]) -> list[tuple[str, int]]:
+        body = {
+            "currentPeriod": {"start": week.isoformat(), "end": (week + timedelta(days=6)).isoformat()},
+            "nmIds": batch,
+            "topOrderBy": "openCard",
+            "orderBy": {"field": "openCard", "mode": "desc"},
+            "limit": TEXT_LIMIT,
+        }
+        answer = await self.analytics.post(TEXTS_PATH, body, bucket=TEXTS_BUCKET)
+        return parsed("wb", TEXTS_PATH, lambda a=answer: _text_rows(a))
+
+    async def _read_cards(self) -> list[tuple[int, int]]:
+        """Paging cards/list by its cursor."""
         found: list[tuple[int, int]] = []
         cursor: dict[str, Any] = {"limit": CARDS_PAGE}
         while True:
@@ -95,28 +137,21 @@ class WbTrends:
         return NicheTrends(points=[sales_point(week, orders, revenue)] if seen else [])
 
     async def _queries(self, queries: list[str], since: date, until: date) -> NicheTrends:
-        earliest = today_utc() - timedelta(days=TEXTS_DAYS)
-        weeks = [w for w in week_range(since, until) if w >= earliest]
+        """The last complete week only (a daily update builds the history week by week): every week costs a request
+        per 50 cards at 3 a minute, shared by all query niches."""
+        week = last_complete_monday()
+        if week not in week_range(since, until):
+            return NicheTrends()
         nm_ids = [nm for nm, _ in await self.seller_cards()]
-        if not weeks or not nm_ids:
+        if not nm_ids:
             return NicheTrends()
         wanted = set(queries)
-        segments: list[SegmentPoint] = []
-        for week in weeks:
-            frequency: dict[str, int] = {}
-            for batch in chunks(nm_ids, TEXT_IDS):
-                body = {
-                    "currentPeriod": {"start": week.isoformat(), "end": (week + timedelta(days=6)).isoformat()},
-                    "nmIds": batch,
-                    "topOrderBy": "openCard",
-                    "orderBy": {"field": "openCard", "mode": "desc"},
-                    "limit": TEXT_LIMIT,
-                }
-                answer = await self.analytics.post(TEXTS_PATH, body, bucket=TEXTS_BUCKET)
-                for text, week_frequency in parsed("wb", TEXTS_PATH, lambda a=answer: _text_rows(a)):
-                    if text in wanted:
-                        frequency[text] = max(frequency.get(text, 0), week_frequency)  # market-wide, per card alike
-            segments += [SegmentPoint(segment=q, week=week, demand=n) for q, n in sorted(frequency.items())]
+        frequency: dict[str, int] = {}
+        for batch in chunks(nm_ids, TEXT_IDS):
+            for text, week_frequency in await self._search_texts(week, batch):
+                if text in wanted:
+                    frequency[text] = max(frequency.get(text, 0), week_frequency)  # market-wide, per card alike
+        segments = [SegmentPoint(segment=q, week=week, demand=n) for q, n in sorted(frequency.items())]
         points: list[TrendPoint] = segments_to_points(segments)
         return NicheTrends(points=points, segments=segments)
 

@@ -219,23 +219,24 @@ async def test_a_wb_category_is_the_sellers_cards_last_week_in_batches_of_20(mar
     assert await sources.fetch(niche("wb", "106"), SINCE, last_monday()) == NicheTrends()  # no cards of it
 
 
-async def test_a_wb_query_niche_reads_weekly_frequencies_50_cards_a_request(marketplace, sources):
+async def test_wb_query_niches_share_one_read_of_the_last_weeks_search_texts(marketplace, sources):
     await seed_wb(marketplace, 55, 105, "Q")
     series = await trend(marketplace, "wb", "футболка оверсайз", "rising", 300)
     ref = niche("wb", queries=["Футболка оверсайз", "футболки"])
 
     trends = await sources.fetch(ref, last_monday() - timedelta(weeks=2), last_monday())
+    other = await sources.fetch(niche("wb", queries=["футболки"]), last_monday() - timedelta(weeks=2), last_monday())
 
     weeks = {w["week"]: w for w in series}
-    oversize = [s for s in trends.segments if s.segment == "футболка оверсайз"]
-    assert [s.week for s in oversize] == [last_monday() - timedelta(weeks=i) for i in (2, 1, 0)]
-    assert all(s.demand == weeks[s.week.isoformat()]["searches"] and s.sellers is None for s in oversize)
+    [oversize] = [s for s in trends.segments if s.segment == "футболка оверсайз"]
+    assert oversize.week == last_monday()  # a daily update builds the history week by week
+    assert oversize.demand == weeks[oversize.week.isoformat()]["searches"] and oversize.sellers is None
     assert {s.segment for s in trends.segments} == {"футболка оверсайз", "футболки"}
-    assert [p.search_volume for p in trends.points] == [
-        sum(s.demand for s in trends.segments if s.week == p.week) for p in trends.points
-    ]
+    assert [p.search_volume for p in trends.points] == [sum(s.demand for s in trends.segments)]
+    assert [s.segment for s in other.segments] == ["футболки"]
     batches = [len(e["skus"]) for e in await requests(marketplace, "/search-report/product/search-texts")]
-    assert batches == [50, 5] * 3
+    assert batches == [50, 5]  # one read of the seller's 55 cards for both niches
+    assert len(await requests(marketplace, "cards/list")) == 1
 
 
 async def test_an_unconfigured_marketplace_names_the_missing_setting(build_sources):
