@@ -26,10 +26,15 @@ def _lanes(value: str) -> list[str]:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from adolf.workers.lifecycle import StartupError
     from adolf.workers.runner import run_lanes
 
-    port = None if args.health_port == 0 else (args.health_port or settings.health_port)
-    uvloop.run(run_lanes(settings, lanes=args.lanes, burst=args.burst, health_port=port))
+    port = settings.health_port if args.health_port is None else args.health_port
+    try:
+        uvloop.run(run_lanes(settings, lanes=args.lanes, burst=args.burst, health_port=port or None))
+    except StartupError as error:  # one line naming the setting, no traceback
+        print(f"adolf worker: {error}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 
@@ -103,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run worker lanes in one process (all lanes by default)")
     worker.add_argument("--lanes", type=_lanes, default=list(LANES), help="comma-separated lanes")
     worker.add_argument("--burst", action="store_true", help="exit once the lanes' queues are empty")
-    worker.add_argument("--health-port", type=int, default=None, help="HTTP probe port (0 = none)")
+    worker.add_argument(
+        "--health-port", type=int, default=None, help="HTTP probe port (default ADOLF_HEALTH_PORT, 8081; 0 = none)"
+    )
     worker.set_defaults(run=cmd_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
@@ -141,11 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
         scenario = bench_sub.add_parser(name, help=help_text)
         scenario.set_defaults(run=cmd_bench_scenario, scenario=name)
 
+    from adolf.ops import add_parsers as add_ops_parsers
     from adolf.scout.commands import add_parser as add_scout_parser
 
     add_scout_parser(sub)
+    add_ops_parsers(sub)
 
-    sandbox = sub.add_parser("sandbox", help="run the marketplace simulator (WB, Ozon, YM APIs on one port)")
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run the marketplace simulator (WB, Ozon, YM APIs on one port); prints its URL, the ADOLF_* settings "
+        "with its credentials, its control URL and how to seed a card",
+    )
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
     sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added to every marketplace answer")

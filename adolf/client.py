@@ -21,6 +21,7 @@ import pydantic
 
 from adolf.errors import InvalidJobArgs
 from adolf.lanes import LANES
+from adolf.models.jobs import result_failure
 from adolf.settings import Settings
 from adolf.workers import arq_seam
 from adolf.workers.arq_seam import ArqRedis, Job, JobStatus
@@ -193,6 +194,10 @@ class AdolfClient:
                 finished_at=_iso(result.finish_time),
                 tries=result.job_try,
             )
+            failure = result_failure(result.result) if result.success else ("JOB_FAILED", str(result.result))
+            info["outcome"] = "success" if failure is None else "failed"
+            if failure is not None:
+                info["error_code"], info["error"] = failure
         return info
 
 

@@ -18,8 +18,14 @@ logger = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
+    # .env.local (written by scripts/devservices.py for the throwaway servers it starts) is read after .env, so its
+    # values win over .env's; the environment wins over both
     model_config = SettingsConfigDict(
-        env_prefix="ADOLF_", env_file=".env", env_nested_delimiter="__", env_ignore_empty=True, extra="ignore"
+        env_prefix="ADOLF_",
+        env_file=(".env", ".env.local"),
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     # --- infrastructure
@@ -41,6 +47,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 25.0
     retry_delays: tuple[float, ...] = (60.0, 120.0, 300.0)
     health_port: int = 8081
+    job_history_days: int = Field(default=30, ge=1)  # job_runs older than this are deleted daily
 
     # --- Content Factory time limits (seed §7.4/§7.7)
     publish_soft_timeout: float = 90.0

@@ -1,11 +1,18 @@
 """Make sure PostgreSQL and Redis are there for the run and test commands.
 
-    eval "$(python scripts/devservices.py up)"    # prints `export ADOLF_...=...` lines
-    python scripts/devservices.py down            # stops only what `up` started (by pid / data dir)
+    eval "$(python scripts/devservices.py up)"         # prints `export ADOLF_...=...` lines
+    eval "$(python scripts/devservices.py up --test)"  # servers for the tests (throwaway unless ADOLF_TEST_* set)
+    python scripts/devservices.py down                 # stops only what `up` started (by pid / data dir)
 
-`up` uses ADOLF_DATABASE_URL / ADOLF_REDIS_URL (environment, else .env, else the defaults) when they answer within
-3 s. Otherwise it starts throwaway servers from the machine's binaries (installing Debian's packages when they are
-missing and we may) on free loopback ports, with data under .data/, and points the URLs at them.
+`up` uses ADOLF_DATABASE_URL / ADOLF_REDIS_URL (environment, else .env.local, else .env, else the defaults) when they
+answer within 3 s. Otherwise it starts throwaway servers from the machine's binaries (installing Debian's packages
+when they are missing and we may) on free loopback ports, with data under .data/, points the URLs at them, prints
+them (stderr) and writes them to .env.local, which ADOLF's settings read after .env, so a second terminal's
+`.venv/bin/adolf ...` reaches the same servers. `down` removes what it wrote there.
+
+`up --test` never touches the configured servers: it uses ADOLF_TEST_DATABASE_URL / ADOLF_TEST_REDIS_URL when they
+are set (the tests drop and recreate that database and flush that Redis database), and otherwise starts throwaway
+servers with their data in fresh temporary directories, which `down` deletes. It writes no .env.local.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data"
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/adolf"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+ENV_LOCAL = ROOT / ".env.local"
+BLOCK_BEGIN = "# >>> scripts/devservices.py: throwaway servers of a running scripts/run (removed by its `down`)"
+BLOCK_END = "# <<< scripts/devservices.py"
 
 
 def log(message: str) -> None:
@@ -35,12 +46,12 @@ def log(message: str) -> None:
 def configured(name: str, default: str) -> str:
     if os.environ.get(name):
         return os.environ[name]
-    env_file = ROOT / ".env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and key == name and value:
-                return value.strip().strip("'\"")
+    for env_file in (ROOT / ".env.local", ROOT / ".env"):  # as the settings read them: .env.local wins
+        if env_file.exists():
+            for line in env_file.read_text().splitlines():
+                key, sep, value = line.strip().partition("=")
+                if sep and key == name and value:
+                    return value.strip().strip("'\"")
     return default
 
 
@@ -135,9 +146,9 @@ def _pg_data_dir() -> Path:
     return data if reachable else Path("/tmp") / f"adolf-pg-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]}"
 
 
-def start_postgres() -> dict[str, object]:
+def start_postgres(data: Path | None = None) -> dict[str, object]:
     pg_bin = _pg_bin()
-    data = _pg_data_dir()
+    data = data or _pg_data_dir()
     data.mkdir(parents=True, exist_ok=True)
     if _as_root():
         shutil.chown(data, "postgres", "postgres")
@@ -178,10 +189,10 @@ def start_postgres() -> dict[str, object]:
     return {"kind": "postgres", "pg_ctl": str(pg_bin / "pg_ctl"), "data": str(data), "port": port}
 
 
-def start_redis() -> dict[str, object]:
+def start_redis(data: Path | None = None) -> dict[str, object]:
     if not shutil.which("redis-server"):
         _apt_install("redis-server")
-    data = DATA / "redis"
+    data = data or DATA / "redis"
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     pidfile = data / "redis.pid"
@@ -214,7 +225,50 @@ def start_redis() -> dict[str, object]:
     return {"kind": "redis", "pid": int(pidfile.read_text()), "port": port}
 
 
+# ---------------------------------------------------------------- .env.local
+
+
+def _without_block(text: str) -> str:
+    """`text` without our block (the user's own lines of .env.local stay as they are)."""
+    lines, kept, inside = text.splitlines(keepends=True), [], False
+    for line in lines:
+        if line.rstrip("\n") == BLOCK_BEGIN:
+            inside = True
+        elif inside and line.rstrip("\n") == BLOCK_END:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "".join(kept)
+
+
+def write_env_local(urls: dict[str, str]) -> str:
+    """Put the URLs into .env.local (replacing an earlier block of ours); returns the block written."""
+    block = "\n".join([BLOCK_BEGIN, *(f"{name}={value}" for name, value in urls.items()), BLOCK_END]) + "\n"
+    rest = _without_block(ENV_LOCAL.read_text()) if ENV_LOCAL.exists() else ""
+    if rest and not rest.endswith("\n"):
+        rest += "\n"
+    ENV_LOCAL.write_text(rest + block)
+    return block
+
+
+def remove_env_local(block: str) -> None:
+    """Take our block out of .env.local (only if it is still the one we wrote); the file goes if nothing is left."""
+    if not ENV_LOCAL.exists() or block not in ENV_LOCAL.read_text():
+        return
+    rest = ENV_LOCAL.read_text().replace(block, "")
+    if rest.strip():
+        ENV_LOCAL.write_text(rest)
+    else:
+        ENV_LOCAL.unlink()
+    log(f"removed the throwaway servers' URLs from {ENV_LOCAL}")
+
+
 # ---------------------------------------------------------------- commands
+
+
+def _state_file(prefix: str) -> Path:
+    DATA.mkdir(exist_ok=True)
+    return DATA / f"{prefix}-{os.getppid()}.json"
 
 
 def up() -> None:
@@ -233,24 +287,76 @@ def up() -> None:
         server = start_redis()
         started.append(server)
         redis_url = f"redis://127.0.0.1:{server['port']}/0"
-    DATA.mkdir(exist_ok=True)
-    state = DATA / f"services-{os.getppid()}.json"
-    state.write_text(json.dumps(started))
+    block = ""
+    if started:
+        urls = {"ADOLF_DATABASE_URL": db_url, "ADOLF_REDIS_URL": redis_url}
+        block = write_env_local(urls)
+        for name, value in urls.items():
+            log(f"{name}={value}")
+        log(f"written to {ENV_LOCAL}: `.venv/bin/adolf ...` run from {ROOT} in another terminal reaches these servers")
+    state = _state_file("services")
+    state.write_text(json.dumps({"servers": started, "env_local": block}))
     print(f"export ADOLF_DATABASE_URL='{db_url}'")
     print(f"export ADOLF_REDIS_URL='{redis_url}'")
     print(f"export ADOLF_SERVICES_STATE='{state}'")
+
+
+def _scratch_dir(kind: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=f"adolf-test-{kind}-"))
+    if kind == "pg" and _as_root():
+        shutil.chown(path, "postgres", "postgres")
+    return path
+
+
+def up_test() -> None:
+    """Servers for the tests: ADOLF_TEST_DATABASE_URL / ADOLF_TEST_REDIS_URL when set, throwaway ones otherwise."""
+    db_url = os.environ.get("ADOLF_TEST_DATABASE_URL", "")
+    redis_url = os.environ.get("ADOLF_TEST_REDIS_URL", "")
+    started: list[dict[str, object]] = []
+    try:
+        if not db_url:
+            server = start_postgres(_scratch_dir("pg"))
+            server["scratch"] = server["data"]
+            started.append(server)
+            db_url = f"postgresql://postgres@127.0.0.1:{server['port']}/adolf_test"
+        if not redis_url:
+            data = _scratch_dir("redis")
+            server = start_redis(data)
+            server["scratch"] = str(data)
+            started.append(server)
+            redis_url = f"redis://127.0.0.1:{server['port']}/15"
+    except BaseException:
+        _stop(started)
+        raise
+    state = _state_file("services-test")
+    state.write_text(json.dumps({"servers": started, "env_local": ""}))
+    # the configured URLs point at the test servers too, so nothing a test runs can reach the configured servers
+    for name, value in (("DATABASE_URL", db_url), ("REDIS_URL", redis_url)):
+        print(f"export ADOLF_TEST_{name}='{value}' ADOLF_{name}='{value}'")
+    print(f"export ADOLF_SERVICES_STATE='{state}'")
+
+
+def _stop(servers: list[dict[str, object]]) -> None:
+    for server in servers:
+        if server["kind"] == "postgres":
+            _run_as_postgres([str(server["pg_ctl"]), "-D", str(server["data"]), "-w", "-m", "fast", "stop"])
+        elif server["kind"] == "redis":
+            asyncio.run(_shutdown_redis(int(server["port"])))  # type: ignore[call-overload]
+        log(f"stopped {server['kind']} on port {server['port']}")
+        if server.get("scratch"):
+            shutil.rmtree(str(server["scratch"]), ignore_errors=True)
 
 
 def down() -> None:
     state = Path(os.environ.get("ADOLF_SERVICES_STATE", ""))
     if not state.is_file():
         return
-    for server in json.loads(state.read_text()):
-        if server["kind"] == "postgres":
-            _run_as_postgres([str(server["pg_ctl"]), "-D", str(server["data"]), "-w", "-m", "fast", "stop"])
-        elif server["kind"] == "redis":
-            asyncio.run(_shutdown_redis(int(server["port"])))  # type: ignore[call-overload]
-        log(f"stopped {server['kind']} on port {server['port']}")
+    recorded = json.loads(state.read_text())
+    if isinstance(recorded, list):  # the format before .env.local
+        recorded = {"servers": recorded, "env_local": ""}
+    if recorded["env_local"]:
+        remove_env_local(recorded["env_local"])
+    _stop(recorded["servers"])
     state.unlink()
 
 
@@ -267,4 +373,7 @@ async def _shutdown_redis(port: int) -> None:
 
 
 if __name__ == "__main__":
-    {"up": up, "down": down}[sys.argv[1] if len(sys.argv) > 1 else "up"]()
+    command = sys.argv[1] if len(sys.argv) > 1 else "up"
+    if command == "up" and "--test" in sys.argv[2:]:
+        command = "up-test"
+    {"up": up, "up-test": up_test, "down": down}[command]()

@@ -1,8 +1,8 @@
 """Real servers, isolated per test.
 
-PostgreSQL: database `adolf_test` on the server of ADOLF_DATABASE_URL (or ADOLF_TEST_DATABASE_URL), recreated and
-migrated once per session, tables truncated per test. Redis: database 15 of ADOLF_REDIS_URL's server (or
-ADOLF_TEST_REDIS_URL), flushed per test. Marketplaces: the sandbox, in this process, over loopback HTTP.
+PostgreSQL: the database of ADOLF_TEST_DATABASE_URL, recreated and migrated once per session, tables truncated per
+test. Redis: the database of ADOLF_TEST_REDIS_URL, flushed per test. scripts/test starts throwaway servers for both
+unless they are set (see server_urls). Marketplaces: the sandbox, in this process, over loopback HTTP.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from tests.support.jobs import TEST_REGISTRY
 from tests.support.processes import WorkerProcesses
 
 TABLES = (
+    "job_runs",
     "reports",
     "niche_analyses",
     "niche_segment_trends",
@@ -53,9 +54,20 @@ def _with_path(url: str, path: str) -> str:
 
 
 def server_urls() -> tuple[str, str]:
-    base = Settings()
-    database = os.environ.get("ADOLF_TEST_DATABASE_URL") or _with_path(base.database_url, "/adolf_test")
-    redis = os.environ.get("ADOLF_TEST_REDIS_URL") or _with_path(base.redis_url, "/15")
+    """The test servers: ADOLF_TEST_DATABASE_URL and ADOLF_TEST_REDIS_URL, never the configured ones.
+
+    `scripts/test` sets both (to throwaway servers it starts, unless they were set already). The session drops and
+    recreates that database and flushes that Redis database before each test.
+    """
+    database = os.environ.get("ADOLF_TEST_DATABASE_URL", "")
+    redis = os.environ.get("ADOLF_TEST_REDIS_URL", "")
+    if not database or not redis:
+        pytest.exit(
+            "the tests need servers of their own: run scripts/test (it starts throwaway PostgreSQL and Redis), or set "
+            "ADOLF_TEST_DATABASE_URL and ADOLF_TEST_REDIS_URL (that database is dropped and recreated, that Redis "
+            "database flushed)",
+            returncode=4,
+        )
     return database, redis
 
 

@@ -77,3 +77,18 @@ class CleanupAnalysesArgs(JobArgs):
     """scout.tasks.cleanup_old_analyses."""
 
     keep_days: int = Field(default=90, ge=1)
+
+
+class CleanupHistoryArgs(JobArgs):
+    """adolf.tasks.cleanup_job_history: None keeps ADOLF_JOB_HISTORY_DAYS."""
+
+    keep_days: int | None = Field(default=None, ge=1)
+
+
+def result_failure(result: Any) -> tuple[str, str] | None:
+    """(code, message) of a result that reports a failure (`{"success": False, ...}`), else None."""
+    if not isinstance(result, dict) or result.get("success") is not False:
+        return None
+    code = result.get("error_code") or result.get("error") or "FAILED"
+    message = result.get("error_message") or result.get("message") or result.get("error") or code
+    return str(code), str(message)

@@ -1,4 +1,5 @@
-"""Control API under ``/__sandbox/``: health, reset, config, seeding, faults, counters, request log, trend shapes."""
+"""Control API under ``/__sandbox/`` (``GET /__sandbox/`` lists it): health, reset, config, seeding, faults,
+counters, request log, trend shapes."""
 
 from __future__ import annotations
 
@@ -203,8 +204,48 @@ def _guarded(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], A
     return guarded
 
 
+CONTROL_ENDPOINTS = (
+    ("GET", "/", "this index"),
+    ("GET", "/health", "liveness: {ok: true}"),
+    ("POST", "/reset", "forget every card, fault, counter, request, trend shape and report"),
+    ("GET", "/config", "the running configuration (accounts, limits, delays)"),
+    ("PUT", "/config", f"change settings at run time: {', '.join(sorted(MUTABLE_CONFIG))}"),
+    (
+        "POST",
+        "/cards",
+        'seed cards: {"marketplace": "wb"|"ozon"|"ym", "account": "default", "cards": [{"sku", "title"}]}',
+    ),
+    ("GET", "/cards/{marketplace}/{sku}", "one card as the marketplace holds it (?account=)"),
+    ("POST", "/faults", "inject a fault (kind, marketplace, sku, path_contains, times)"),
+    ("GET", "/faults", "the faults injected"),
+    ("DELETE", "/faults", "clear the faults"),
+    ("GET", "/counters", "requests, statuses, cards updated and rejected, parallelism seen"),
+    ("GET", "/requests", "the request log (?marketplace=&path_contains=&limit=)"),
+    ("POST", "/trends", "set a trend shape: {marketplace, key, shape: rising|flat|falling|seasonal, level}"),
+    ("GET", "/trends", "a key's weekly series (?marketplace=&key=)"),
+)
+
+
+async def index(request: web.Request) -> web.Response:
+    state = _state(request)
+    base = f"{request.scheme}://{request.host}"
+    return json_response(
+        {
+            "sandbox": "ADOLF marketplace simulator: Wildberries, Ozon and Yandex Market APIs on this port",
+            "base_url": base,
+            "accounts": [account.model_dump(mode="json") for account in state.config.accounts],
+            "endpoints": [
+                {"method": method, "path": PREFIX + path, "url": base + PREFIX + path, "what": what}
+                for method, path, what in CONTROL_ENDPOINTS
+            ],
+        }
+    )
+
+
 def add_control_routes(app: web.Application) -> None:
     table = [
+        ("GET", "/", index),
+        ("GET", "", index),
         ("GET", "/health", health),
         ("POST", "/reset", reset),
         ("GET", "/config", get_config),

@@ -8,12 +8,13 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from .analytics import ANALYTICS_APIS, add_report_file_routes
 from .base import MarketplaceApi
-from .config import SandboxConfig
-from .control import add_control_routes
+from .config import SandboxAccount, SandboxConfig
+from .control import PREFIX, add_control_routes
 from .middleware import BINDINGS_KEY, CTX_KEY, STATE_KEY, Binding, sandbox_middleware
 from .ozon import OzonApi
 from .state import SandboxState
@@ -106,6 +107,43 @@ async def start_sandbox(config: SandboxConfig | None = None) -> SandboxServer:
     return SandboxServer(app, runner, f"http://{shown}:{port}")
 
 
+SEED_EXAMPLE = {"marketplace": "wb", "cards": [{"sku": "MY-SKU-1", "title": "Demo T-shirt"}]}
+
+
+def banner(server: SandboxServer) -> str:
+    """What `adolf sandbox` prints when it starts: URLs, credentials as settings lines, a seeding example."""
+    url, config = server.url, server.state.config
+    default, *others = config.accounts
+    lines = [
+        f"ADOLF marketplace sandbox (Wildberries, Ozon, Yandex Market APIs) at {url}",
+        "Point ADOLF at it: paste these lines into .env.local (or export them) in the directory you run adolf from",
+        f"ADOLF_WB_CONTENT_URL={url}",
+        f"ADOLF_WB_ANALYTICS_URL={url}",
+        f"ADOLF_OZON_API_URL={url}",
+        f"ADOLF_YM_API_URL={url}",
+        *_account_lines(default),
+    ]
+    for account in others:
+        lines.append(f"# account {account.name!r}: " + " ".join(_account_lines(account)))
+    body = orjson.dumps(SEED_EXAMPLE).decode()
+    lines += [
+        f"Control API: {url}{PREFIX}/ (lists its endpoints)",
+        "Seed a card (then publish a draft with its sku):",
+        f"curl -sS -X POST {url}{PREFIX}/cards -H 'Content-Type: application/json' -d '{body}'",
+    ]
+    return "\n".join(lines)
+
+
+def _account_lines(account: SandboxAccount) -> list[str]:
+    return [
+        f"ADOLF_WB_TOKEN={account.wb_token}",
+        f"ADOLF_OZON_CLIENT_ID={account.ozon_client_id}",
+        f"ADOLF_OZON_API_KEY={account.ozon_api_key}",
+        f"ADOLF_YM_API_KEY={account.ym_api_key}",
+        f"ADOLF_YM_BUSINESS_ID={account.ym_business_id}",
+    ]
+
+
 async def _serve(config: SandboxConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -113,6 +151,7 @@ async def _serve(config: SandboxConfig) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread / Windows
             loop.add_signal_handler(sig, stop.set)
     server = await start_sandbox(config)
+    print(banner(server), flush=True)
     logger.info("marketplace sandbox listening on %s (control API at %s/__sandbox/)", server.url, server.url)
     try:
         await stop.wait()

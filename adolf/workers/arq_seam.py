@@ -504,12 +504,18 @@ def arq_settings_class(
 ) -> type:
     """An arq settings class whose worker hands its lane to ADOLF's engine: its on_startup hook runs the engine until
     it stops (SIGTERM/SIGINT, or an empty queue with --burst) and then ends the process, so arq's own loop never
-    runs and the plain `arq` command has the engine's guarantees. arq still connects (waiting for Redis) first."""
+    runs and the plain `arq` command has the engine's guarantees. Redis and PostgreSQL are checked before arq connects
+    (adolf/workers/lanes.py); a start that fails on a setting prints one line and exits 1."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        from adolf.workers.lifecycle import StartupError
+
         code = 0
         try:
             await run_engine(burst=arq_command_burst())
+        except StartupError as error:  # a server or port it needs: one line naming the setting
+            print(f"arq {class_name}: {error}", file=sys.stderr, flush=True)
+            code = 1
         except BaseException:
             logging.getLogger(__name__).exception("the %s lane stopped on an error", queue)
             code = 1
@@ -519,7 +525,7 @@ def arq_settings_class(
             sys.stderr.flush()
             os._exit(code)  # arq's teardown would run its own loop's cleanup against a lane it never ran
 
-    redis_settings_.conn_retries = 1_000_000  # arq waits for Redis at startup instead of giving up after 5 s
+    redis_settings_.conn_retries = 0  # checked just before (adolf/workers/lanes.py): no retry lines, no waiting
     attrs = {
         "functions": [func(_never_called, name=name) for name in job_names],
         "queue_name": queue,

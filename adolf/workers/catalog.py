@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adolf.models import jobs as a
 from adolf.services import publishing
+from adolf.workers.jobs import common
 from adolf.workers.jobs import content_factory as cf
 from adolf.workers.jobs import scout as sc
 from adolf.workers.registry import CronSpec, JobSpec, Registry
@@ -65,6 +66,14 @@ JOBS: tuple[JobSpec, ...] = (
         timeout=60,
         max_tries=10,
     ),
+    JobSpec(
+        "adolf.tasks.cleanup_job_history",
+        common.cleanup_job_history,
+        "content_low",
+        a.CleanupHistoryArgs,
+        timeout=600,
+        max_tries=3,
+    ),
     # Scout (seed 002 §7)
     JobSpec(
         "scout.tasks.update_trend_data", sc.update_trend_data, "scout_default", a.NoArgs, timeout=3600, max_tries=3
@@ -107,6 +116,7 @@ CRONS: tuple[CronSpec, ...] = (
     CronSpec("content_factory.tasks.sync_publication_status", minute=0),  # hourly
     CronSpec("content_factory.tasks.office_heartbeat", second=0, max_tries=1),  # every minute
     CronSpec("content_factory.tasks.reconcile_publications", minute=set(range(2, 60, 5))),  # every 5 minutes
+    CronSpec("adolf.tasks.cleanup_job_history", hour=4, minute=30),  # daily
     CronSpec("scout.tasks.update_trend_data", hour=6, minute=0),  # daily 06:00
     CronSpec("scout.tasks.cleanup_old_analyses", hour=3, minute=0),  # daily 03:00
     CronSpec("scout.tasks.office_heartbeat", second=0, max_tries=1),  # every minute

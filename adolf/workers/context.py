@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adolf.workers.arq_seam import job_ref
 
@@ -21,6 +21,7 @@ class JobContext:
     enqueue_time: datetime
     lane: str
     resources: Resources
+    arguments: dict[str, Any] = field(default_factory=dict)  # as the job was called (for its history row)
 
     @property
     def ref(self) -> str:

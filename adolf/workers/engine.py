@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from adolf.errors import is_infra_error
 from adolf.lanes import LANES
+from adolf.logs import DEAD_LETTER_LINE, folded_into_outcome
 from adolf.models.content import DeadLetter
 from adolf.models.jobs import PingArgs
 from adolf.workers import arq_seam
@@ -134,6 +135,7 @@ class Lane:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self.wake.wait()
+        _REDIS_OUTAGE.back(self, stopped=True)
         await self._finish_running()
 
     async def _poll(self) -> float:
@@ -180,16 +182,14 @@ class Lane:
     def _redis_away(self, exc: BaseException, wait: float) -> None:
         if self._redis_down_since is None:
             self._redis_down_since = time.monotonic()
-            logger.warning("lane %s: Redis unavailable (%s); retrying every few seconds", self.name, exc)
+            _REDIS_OUTAGE.away(self, exc)
         else:
             logger.debug("lane %s: Redis still unavailable, next try in %.1fs", self.name, wait)
 
     def _redis_back(self) -> None:
         if self._redis_down_since is not None:
-            logger.warning(
-                "lane %s: Redis answers again after %.1fs", self.name, time.monotonic() - self._redis_down_since
-            )
             self._redis_down_since = None
+            _REDIS_OUTAGE.back(self)
 
     # --- one run --------------------------------------------------------------------------------------------------
 
@@ -343,8 +343,13 @@ class Lane:
             tries=max(1, job_try),
             enqueued_at=datetime.fromtimestamp((payload.enqueue_time_ms if payload else 0) / 1000, UTC),
         )
-        logger.warning("job %s failed before it could run: %s", claimed.job_id, message, extra={"error_code": code})
-        await self.resources.dead_letters.record(letter)
+        with folded_into_outcome(DEAD_LETTER_LINE) as stored:  # one line for the run, with its dead letter's id
+            await self.resources.dead_letters.record(letter)
+        fields = {
+            "error_code": code,
+            **({"failed_job_id": stored["failed_job_id"]} if "failed_job_id" in stored else {}),
+        }
+        logger.warning("job %s failed before it could run: %s", claimed.job_id, message, extra=fields)
         await self._record(claimed, lost, payload or _UNKNOWN, job_try, started_ms, Failed(error))
 
     async def _persist(self, write: Any, lost: asyncio.Event) -> Any:
@@ -421,6 +426,36 @@ class Lane:
     async def _finish_running(self) -> None:
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+class _RedisOutage:
+    """A Redis outage as this process's lanes see it: one line when the first lane meets it, one when the last lane
+    is answered again (not a line per lane, nor per poll)."""
+
+    def __init__(self) -> None:
+        self.lanes: set[Lane] = set()
+        self.since = 0.0
+
+    def away(self, lane: Lane, exc: BaseException) -> None:
+        if not self.lanes:
+            self.since = time.monotonic()
+            logger.warning(
+                "Redis unavailable (%s: %s); lanes retry every few seconds and running jobs keep their leases",
+                type(exc).__name__,
+                " ".join(str(exc).split())[:200],
+                extra={"lane": lane.name},
+            )
+        self.lanes.add(lane)
+
+    def back(self, lane: Lane, *, stopped: bool = False) -> None:
+        if lane not in self.lanes:
+            return
+        self.lanes.discard(lane)
+        if not self.lanes and not stopped:
+            logger.warning("Redis answers again after %.1fs", time.monotonic() - self.since)
+
+
+_REDIS_OUTAGE = _RedisOutage()
 
 
 class JobExpired(Exception):

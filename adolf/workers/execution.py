@@ -12,15 +12,18 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic
 
 from adolf.errors import Deferred, InvalidJobArgs, JobTimedOut, error_code_of, is_infra_error
-from adolf.logs import log_context
+from adolf.logs import DEAD_LETTER_LINE, folded_into_outcome, log_context
 from adolf.models.content import DeadLetter
+from adolf.models.jobs import result_failure
 from adolf.workers import metrics
 from adolf.workers.context import JobContext
+from adolf.workers.history import JobRun
 from adolf.workers.registry import JobSpec
 from adolf.workers.retry import RetryPolicy
 
@@ -70,6 +73,7 @@ async def execute(spec: JobSpec, job: JobContext, args: tuple[Any, ...], kwargs:
     with log_context(job_id=job.job_id, job_name=spec.name, tries=job.job_try):
         started = time.monotonic()
         arguments: pydantic.BaseModel | None = None
+        job.arguments.update(_called_with(spec, args, kwargs))
         try:
             arguments = validate_arguments(spec, args, kwargs)
             result = await _run(spec, job, arguments)
@@ -81,7 +85,11 @@ async def execute(spec: JobSpec, job: JobContext, args: tuple[Any, ...], kwargs:
             raise
         except Exception as exc:
             return await _on_failure(spec, job, arguments, exc, args, kwargs, started)
-        _log_outcome(job, "success", started)
+        failure = result_failure(result)
+        if failure is not None:  # a finished job that says it failed (a failed publication, a missing draft)
+            _log_outcome(job, "failed", started, result=result, error_code=failure[0], error=failure[1])
+        else:
+            _log_outcome(job, "success", started, result=result)
         return Done(result)
 
 
@@ -118,12 +126,17 @@ async def _on_failure(
         return Again(delay)
     result = await _finalize(spec, job, arguments, exc)
     if result is not None:
-        _log_outcome(job, "failed", started, error=exc)
+        _log_outcome(job, "failed", started, error=exc, result=result)
         return Done(result, failed=True)
     outcome = "invalid_args" if isinstance(exc, InvalidJobArgs) else "failed"
-    _log_outcome(job, outcome, started, error=exc)
-    await job.resources.dead_letters.record(letter_of(job, exc, args, kwargs))
+    with folded_into_outcome(DEAD_LETTER_LINE) as stored:  # the dead letter's id joins the run's one line
+        await job.resources.dead_letters.record(letter_of(job, exc, args, kwargs))
+    _log_outcome(job, outcome, started, error=exc, **_letter_fields(stored))
     return Failed(exc)
+
+
+def _letter_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    return {"failed_job_id": stored["failed_job_id"]} if "failed_job_id" in stored else {}
 
 
 async def _finalize(spec: JobSpec, job: JobContext, arguments: pydantic.BaseModel | None, exc: BaseException) -> Any:
@@ -150,14 +163,55 @@ def letter_of(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs
     )
 
 
+def _called_with(spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    fields = list(spec.args.model_fields)
+    named = dict(zip(fields, args, strict=False))
+    extra = {"args": list(args[len(fields) :])} if len(args) > len(fields) else {}
+    return {**named, **kwargs, **extra}
+
+
+HISTORY_STATUS = {"invalid_args": "failed"}
+
+
 def _log_outcome(
-    job: JobContext, outcome: str, started: float, *, error: BaseException | None = None, **extra: Any
+    job: JobContext,
+    outcome: str,
+    started: float,
+    *,
+    error: BaseException | str | None = None,
+    error_code: str | None = None,
+    result: Any = None,
+    **extra: Any,
 ) -> None:
+    """The run's one log line, its metrics and its history row."""
     duration = time.monotonic() - started
     metrics.observe_job(job.job_name, job.lane, outcome, duration)
     fields: dict[str, Any] = {"outcome": outcome, "duration_ms": round(duration * 1000, 1), **extra}
-    if error is not None:
-        fields["error"] = f"{type(error).__name__}: {error}"
-        fields["error_code"] = error_code_of(error)
+    message = None
+    if isinstance(error, BaseException):
+        message = f"{type(error).__name__}: {error}"
+        error_code = error_code_of(error)
+    elif error is not None:
+        message = error
+    if message is not None:
+        fields["error"] = message
+        fields["error_code"] = error_code
     level = logging.WARNING if outcome in {"failed", "invalid_args"} else logging.INFO
     logger.log(level, "job %s %s", job.job_name, outcome, extra=fields)
+    history = getattr(job.resources, "history", None)
+    if history is not None:
+        history.record(
+            JobRun(
+                job_id=job.job_id,
+                job_name=job.job_name,
+                lane=job.lane,
+                try_=job.job_try,
+                status=HISTORY_STATUS.get(outcome, outcome),
+                args=job.arguments,
+                started_at=datetime.now(UTC) - timedelta(seconds=duration),
+                duration_ms=round(duration * 1000, 3),
+                error_code=error_code,
+                error_message=message,
+                result=result,
+            )
+        )

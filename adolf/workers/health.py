@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
-from adolf.workers.lifecycle import Resources
+from adolf.workers.lifecycle import Resources, StartupError
 
 if TYPE_CHECKING:
     from adolf.workers.engine import Lane
@@ -78,8 +80,43 @@ def create_app(resources: Resources, workers: dict[str, Lane]) -> web.Applicatio
     return app
 
 
+HOST = "0.0.0.0"
+
+
+def port_taken(port: int) -> StartupError:
+    return StartupError(
+        f"port {port} is taken, so the health probe cannot listen on it: choose a free port with "
+        f"ADOLF_HEALTH_PORT=<port> or --health-port <port> (0: no probe)"
+    )
+
+
+def check_port(port: int) -> None:
+    """Raises StartupError when the health port cannot be bound (checked before anything else starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise (
+                    port_taken(port)
+                    if exc.errno == errno.EADDRINUSE
+                    else StartupError(
+                        f"port {port} needs privileges to listen on: choose another with ADOLF_HEALTH_PORT=<port> or "
+                        f"--health-port <port> (0: no probe)"
+                    )
+                ) from None
+            raise StartupError(f"the health probe cannot listen on port {port}: {exc.strerror}") from None
+
+
 async def start_health_server(resources: Resources, workers: dict[str, Lane], *, port: int) -> web.AppRunner:
     runner = web.AppRunner(create_app(resources, workers), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()
+    try:
+        await web.TCPSite(runner, HOST, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise port_taken(port) from None
+        raise StartupError(f"the health probe cannot listen on port {port}: {exc.strerror}") from None
     return runner

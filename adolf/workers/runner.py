@@ -18,8 +18,8 @@ from adolf.workers import arq_seam
 from adolf.workers.arq_seam import ArqRedis
 from adolf.workers.catalog import REGISTRY
 from adolf.workers.engine import Lane
-from adolf.workers.health import start_health_server
-from adolf.workers.lifecycle import Resources
+from adolf.workers.health import check_port, start_health_server
+from adolf.workers.lifecycle import Resources, check_servers
 from adolf.workers.registry import Registry
 from adolf.workers.waker import Waker
 
@@ -102,12 +102,22 @@ async def run_lanes(
     burst: bool = False,
     health_port: int | None = None,
 ) -> None:
-    """`adolf worker`: run lanes until SIGTERM/SIGINT (or until their queues are empty, with burst)."""
+    """`adolf worker`: run lanes until SIGTERM/SIGINT (or until their queues are empty, with burst).
+
+    Fails fast (StartupError, one line naming the setting) when the health port is taken or Redis or PostgreSQL
+    does not answer at start; an outage after the start never ends it."""
+    if health_port is not None:
+        check_port(health_port)
+    await check_servers(settings)
     group = LaneGroup(settings, lanes=lanes, registry=registry, burst=burst)
-    await group.start()
     health: web.AppRunner | None = None
-    if health_port is not None and group.resources is not None:
-        health = await start_health_server(group.resources, group.workers, port=health_port)
+    try:
+        await group.start()
+        if health_port is not None and group.resources is not None:
+            health = await start_health_server(group.resources, group.workers, port=health_port)
+    except BaseException:
+        await group.close()
+        raise
     _install_signal_handlers(group)
     logger.info("worker started", extra={"lanes": group.lanes, "health_port": health_port})
     try:

@@ -43,6 +43,7 @@ def test_content_factory_schedules_and_lanes_follow_the_seed():
         "content_factory.tasks.office_heartbeat": "content_low",
         "content_factory.tasks.handle_failed_task": "content_low",
         "content_factory.tasks.reconcile_publications": "content_low",
+        "adolf.tasks.cleanup_job_history": "content_low",
         "scout.tasks.update_trend_data": "scout_default",
         "scout.tasks.analyze_niche": "scout_heavy",
         "scout.tasks.calculate_opportunity_score": "scout_default",
@@ -76,6 +77,7 @@ def test_each_lane_runs_its_jobs_and_schedules_under_their_own_names():
         "adolf.ping",
     }
     assert sorted(c.name for c in REGISTRY.crons_for_lane("content_low")) == [
+        "cron:adolf.tasks.cleanup_job_history",
         "cron:content_factory.tasks.cleanup_old_drafts",
         "cron:content_factory.tasks.office_heartbeat",
         "cron:content_factory.tasks.reconcile_publications",

@@ -1,0 +1,247 @@
+"""Operator commands: `adolf queues`, `adolf job ID`, `adolf failed list|retry ID|purge`.
+
+Every input error is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.exceptions
+
+from adolf.db.pool import create_pool
+from adolf.db.repositories.failed_jobs import FailedJobRepository
+from adolf.errors import InvalidJobArgs
+from adolf.lanes import LANES
+from adolf.settings import Settings
+
+DELETE_FAILED = "DELETE FROM failed_jobs WHERE failed_at < $1 AND ($2 OR retried_at IS NOT NULL)"
+
+
+class OpsError(Exception):
+    """One line for the operator."""
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    queues = sub.add_parser("queues", help="depth, due jobs, oldest job and live workers of every lane")
+    queues.add_argument("--json", action="store_true")
+    queues.set_defaults(run=cmd_queues)
+
+    job = sub.add_parser("job", help="a job's status, result and dead letter by id (exit 1 if unknown)")
+    job.add_argument("job_id")
+    job.set_defaults(run=cmd_job)
+
+    failed = sub.add_parser("failed", help="the dead letters (failed_jobs): list, retry, purge")
+    failed_sub = failed.add_subparsers(dest="failed", required=True)
+    listing = failed_sub.add_parser("list", help="the latest finally failed jobs")
+    listing.add_argument("--limit", type=_positive, default=20)
+    listing.add_argument("--job", default=None, help="only this job name")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=cmd_failed_list)
+    retry = failed_sub.add_parser("retry", help="enqueue a failed job again with its arguments")
+    retry.add_argument("failed_id", type=_positive, help="the failed_jobs id (see `adolf failed list`)")
+    retry.add_argument("--again", action="store_true", help="even if it was retried before")
+    retry.set_defaults(run=cmd_failed_retry)
+    purge = failed_sub.add_parser("purge", help="delete dead letters older than --days (retried ones only by default)")
+    purge.add_argument("--days", type=_positive, required=True)
+    purge.add_argument("--all", action="store_true", help="also those never retried")
+    purge.set_defaults(run=cmd_failed_purge)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def _run(name: str, work: Callable[[], Awaitable[int]]) -> int:
+    try:
+        return asyncio.run(work())
+    except OpsError as exc:
+        print(f"adolf {name}: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError, redis.exceptions.RedisError) as exc:
+        print(f"adolf {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _db(settings: Settings) -> asyncpg.Pool:
+    try:
+        return await create_pool(settings.database_url, min_size=1, max_size=2)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise OpsError(f"cannot reach PostgreSQL at ADOLF_DATABASE_URL: {type(exc).__name__}: {exc}") from None
+
+
+async def _client(settings: Settings) -> Any:
+    from adolf.client import AdolfClient
+
+    try:
+        return await asyncio.wait_for(AdolfClient.connect(settings), 10)
+    except (OSError, TimeoutError, redis.exceptions.RedisError) as exc:
+        raise OpsError(f"cannot reach Redis at ADOLF_REDIS_URL: {type(exc).__name__}: {exc}") from None
+
+
+# ---------------------------------------------------------------- queues
+
+
+async def queue_stats(redis: Any, now_ms: float | None = None) -> list[dict[str, Any]]:
+    """Per lane: queued jobs, those due now, the age of the oldest due one, and whether a worker polls it."""
+    from adolf.workers import arq_seam
+
+    now_ms = time.time() * 1000 if now_ms is None else now_ms
+    async with redis.pipeline(transaction=False) as pipe:
+        for lane in LANES.values():
+            pipe.zcard(lane.queue)
+            pipe.zcount(lane.queue, "-inf", now_ms)
+            pipe.zrange(lane.queue, 0, 0, withscores=True)
+            pipe.exists(arq_seam.health_key(lane.queue))
+        answers = await pipe.execute()
+    stats = []
+    for index, lane in enumerate(LANES.values()):
+        depth, due, first, polled = answers[4 * index : 4 * index + 4]
+        oldest = round((now_ms - first[0][1]) / 1000, 1) if first and first[0][1] <= now_ms else None
+        stats.append(
+            {"lane": lane.name, "queued": depth, "due": due, "oldest_due_s": oldest, "worker_polling": bool(polled)}
+        )
+    return stats
+
+
+def cmd_queues(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        client = await _client(settings)
+        try:
+            stats = await queue_stats(client.redis)
+        finally:
+            await client.close()
+        if args.json:
+            print(orjson.dumps(stats).decode())
+            return 0
+        print(f"{'lane':16} {'queued':>7} {'due':>7} {'oldest due':>11}  worker")
+        for row in stats:
+            oldest = "-" if row["oldest_due_s"] is None else f"{row['oldest_due_s']:.1f} s"
+            polling = "polling" if row["worker_polling"] else "NONE (no worker polls this lane)"
+            print(f"{row['lane']:16} {row['queued']:>7} {row['due']:>7} {oldest:>11}  {polling}")
+        return 0
+
+    return _run("queues", work)
+
+
+# ---------------------------------------------------------------- job
+
+
+def cmd_job(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        client = await _client(settings)
+        try:
+            info = await client.job_info(args.job_id)
+        finally:
+            await client.close()
+        db = await _db(settings)
+        try:
+            letters = await db.fetch(
+                "SELECT id, job_name, error_code, exception, tries, failed_at, retried_at, retry_job_id "
+                "FROM failed_jobs WHERE job_id = $1 ORDER BY failed_at DESC LIMIT 5",
+                args.job_id,
+            )
+        finally:
+            await db.close()
+        if info["status"] == "not_found" and not letters:
+            raise OpsError(
+                f"no job {args.job_id!r} (results are kept ADOLF_KEEP_RESULT_SECONDS; see `adolf failed list`)"
+            )
+        info["dead_letters"] = [dict(row) for row in letters]
+        print(orjson.dumps(info, option=orjson.OPT_INDENT_2, default=str).decode())
+        return 0
+
+    return _run("job", work)
+
+
+# ---------------------------------------------------------------- failed
+
+
+def cmd_failed_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        db = await _db(settings)
+        try:
+            rows = await FailedJobRepository(db).list_recent(limit=args.limit, job_name=args.job)
+        finally:
+            await db.close()
+        if args.json:
+            print(orjson.dumps([r.model_dump(mode="json") for r in rows]).decode())
+            return 0
+        print(f"{'id':>6}  {'failed at':19}  {'job':44}  {'code':16}  {'tries':>5}  retried")
+        for row in rows:
+            retried = row.retry_job_id or "-"
+            failed_at = row.failed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            print(
+                f"{row.id:>6}  {failed_at:19}  {row.job_name:44}  {row.error_code or '-':16}  {row.tries:>5}  {retried}"
+            )
+            print(f"{'':8}{row.exception.splitlines()[0][:150] if row.exception else ''}")
+        return 0
+
+    return _run("failed list", work)
+
+
+async def retry_failed_job(db: asyncpg.Pool, client: Any, failed_id: int, *, again: bool = False) -> str:
+    """Enqueue a dead letter's job again with its arguments; returns the new job id."""
+    from adolf.workers.execution import validate_arguments
+
+    repo = FailedJobRepository(db)
+    letter = await repo.get(failed_id)
+    if letter is None:
+        raise OpsError(f"no failed job with id {failed_id}")
+    if letter.retried_at is not None and not again:
+        raise OpsError(f"failed job {failed_id} was retried already as {letter.retry_job_id} (--again to retry anyway)")
+    try:
+        spec = client.registry.job(letter.job_name)
+        arguments = validate_arguments(spec, tuple(letter.args), dict(letter.kwargs))
+    except KeyError:
+        raise OpsError(f"failed job {failed_id} is {letter.job_name!r}, which no longer exists") from None
+    except InvalidJobArgs as exc:
+        raise OpsError(f"failed job {failed_id} cannot run again as it was: {exc}") from None
+    job = await client.enqueue(letter.job_name, **arguments.model_dump(mode="json"))
+    await repo.mark_retried(failed_id, retry_job_id=job.job_id)
+    return job.job_id
+
+
+def cmd_failed_retry(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        db = await _db(settings)
+        try:
+            client = await _client(settings)
+            try:
+                job_id = await retry_failed_job(db, client, args.failed_id, again=args.again)
+            finally:
+                await client.close()
+        finally:
+            await db.close()
+        print(job_id)
+        return 0
+
+    return _run("failed retry", work)
+
+
+def cmd_failed_purge(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        db = await _db(settings)
+        try:
+            before = datetime.now(UTC) - timedelta(days=args.days)
+            tag = await db.execute(DELETE_FAILED, before, args.all)
+        finally:
+            await db.close()
+        print(f"deleted {tag.rsplit(' ', 1)[-1]} failed jobs older than {args.days} days")
+        return 0
+
+    return _run("failed purge", work)

@@ -1,0 +1,85 @@
+"""Job history rows: batched, masked, linked to their business objects, kept through a PostgreSQL outage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import asyncpg
+
+from adolf.db.pool import create_pool
+from adolf.workers.history import JobHistory, JobRun, delete_old_runs
+
+
+def run(name="content_factory.tasks.publish_content", status="success", **fields) -> JobRun:
+    values = {
+        "job_id": uuid4().hex,
+        "job_name": name,
+        "lane": "content_high",
+        "try_": 1,
+        "status": status,
+        "args": {},
+        "started_at": datetime.now(UTC),
+        "duration_ms": 12.5,
+        **fields,
+    }
+    return JobRun(**values)
+
+
+async def test_rows_are_written_in_one_batch_masked_and_linked(db: asyncpg.Pool):
+    history = JobHistory(db, secrets=("sk-live-1234567",))
+    draft, publication = uuid4(), uuid4()
+    history.record(
+        run(
+            args={"draft_id": str(draft), "user_id": str(uuid4()), "api_key": "plain", "note": "has sk-live-1234567"},
+            result={"success": True, "publication_id": str(publication)},
+        )
+    )
+    for _ in range(499):
+        history.record(run(name="adolf.ping", status="retry", error_code="API_ERROR", error_message="x" * 5000))
+    await history.close()
+    assert await db.fetchval("SELECT count(*) FROM job_runs") == 500
+    row = await db.fetchrow("SELECT * FROM job_runs WHERE job_name = 'content_factory.tasks.publish_content'")
+    assert row["args"]["api_key"] == "***" and row["args"]["note"] == "has ***"
+    assert (row["draft_id"], row["publication_id"]) == (draft, publication)
+    assert row["result"] == {"success": True, "publication_id": str(publication)}
+    retry = await db.fetchrow("SELECT * FROM job_runs WHERE job_name = 'adolf.ping' LIMIT 1")
+    assert retry["status"] == "retry" and len(retry["error_message"]) == 2000
+
+
+async def test_rows_wait_for_postgresql_and_are_written_once_it_answers(db: asyncpg.Pool, settings):
+    away = await create_pool("postgresql://postgres@127.0.0.1:9/x", min_size=0, max_size=1, connect_timeout=0.5)
+    history = JobHistory(away)
+    history.record(run(status="failed", error_code="INFRA_ERROR"))
+    await history.flush()
+    assert len(history._waiting) == 1  # kept, not lost
+    history.db = db
+    await history.close()
+    assert await db.fetchval("SELECT count(*) FROM job_runs WHERE status = 'failed'") == 1
+    await away.close()
+
+
+async def test_old_runs_are_deleted_in_batches(db: asyncpg.Pool):
+    history = JobHistory(db)
+    for age in (1, 40, 41):
+        history.record(run(started_at=datetime.now(UTC) - timedelta(days=age)))
+    await history.close()
+    assert await delete_old_runs(db, datetime.now(UTC) - timedelta(days=30), batch=1) == 2
+    assert await db.fetchval("SELECT count(*) FROM job_runs") == 1
+
+
+async def test_every_run_is_in_the_history_and_a_reported_failure_is_a_failed_run(db, redis, client, burst):
+    from tests.support.factories import USER_ID
+
+    missing = uuid4()
+    publish = await client.publish_content(draft_id=missing, user_id=USER_ID)
+    cleanup = await client.cleanup_old_drafts()
+    await burst(["content_high", "content_low"])
+    rows = {r["job_id"]: r for r in await db.fetch("SELECT * FROM job_runs")}
+    failed = rows[publish.job_id]
+    assert (failed["status"], failed["error_code"], failed["draft_id"]) == ("failed", "DRAFT_NOT_FOUND", missing)
+    assert failed["result"] == {"success": False, "error": "DRAFT_NOT_FOUND"}
+    assert failed["args"] == {"draft_id": str(missing), "user_id": str(USER_ID)}
+    assert rows[cleanup.job_id]["status"] == "success" and rows[cleanup.job_id]["lane"] == "content_low"
+    info = await client.job_info(publish.job_id)
+    assert (info["outcome"], info["error_code"]) == ("failed", "DRAFT_NOT_FOUND")
