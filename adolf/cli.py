@@ -148,11 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         scenario = bench_sub.add_parser(name, help=help_text)
         scenario.set_defaults(run=cmd_bench_scenario, scenario=name)
 
+    from adolf.api.server import add_parsers as add_api_parsers
     from adolf.ops import add_parsers as add_ops_parsers
     from adolf.scout.commands import add_parser as add_scout_parser
 
     add_scout_parser(sub)
     add_ops_parsers(sub)
+    add_api_parsers(sub)
 
     sandbox = sub.add_parser(
         "sandbox",

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 25.0
     retry_delays: tuple[float, ...] = (60.0, 120.0, 300.0)
     health_port: int = 8081
+    api_host: str = "127.0.0.1"  # `adolf api`
+    api_port: int = 8080
     job_history_days: int = Field(default=30, ge=1)  # job_runs older than this are deleted daily
 
     # --- Content Factory time limits (seed §7.4/§7.7)

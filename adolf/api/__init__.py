@@ -1,0 +1,1 @@
+"""`adolf api`: the HTTP API (bearer tokens, JSON errors, OpenAPI)."""

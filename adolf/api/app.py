@@ -1,0 +1,316 @@
+"""The API service's aiohttp application: publish (seed 000 §7.10), Scout analyses and reports, failed jobs, job
+history, office agents. Every request but /health and /openapi.json needs `Authorization: Bearer <token>`; a
+read-only token may only read. Every error is JSON `{code, message}`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adolf.api.openapi import OPENAPI
+from adolf.api.tokens import Caller, authenticate
+from adolf.client import AdolfClient
+from adolf.db.repositories.drafts import DraftRepository
+from adolf.db.repositories.failed_jobs import FailedJobRepository
+from adolf.db.repositories.scout import ScoutRepository
+from adolf.errors import InvalidJobArgs
+from adolf.models.scout import AnalysisParams, ReportFormat
+from adolf.services.office import all_agents
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+DB_KEY = web.AppKey("db", asyncpg.Pool)
+CLIENT_KEY = web.AppKey("client", AdolfClient)
+CALLER = web.RequestKey("caller", Caller)
+PUBLIC = {"/health", "/openapi.json"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(web.HTTPException):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status_code = status
+        super().__init__(
+            text=orjson.dumps({"code": code, "message": message}).decode(), content_type="application/json"
+        )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def reply(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(value, status=status, dumps=_dumps)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError:
+        raise
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "BODY_TOO_LARGE", f"the body exceeds {MAX_BODY} bytes") from None
+    except web.HTTPException as exc:
+        code = exc.reason.upper().replace(" ", "_")
+        raise ApiError(exc.status, code, exc.reason) from None
+    except Exception:
+        logger.exception("API %s %s failed", request.method, request.path)
+        raise ApiError(500, "INTERNAL", "internal error (logged)") from None
+
+
+@web.middleware
+async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in PUBLIC:
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "UNAUTHORIZED", "send Authorization: Bearer <token> (adolf token create)")
+    caller = await authenticate(request.app[DB_KEY], token.strip())
+    if caller is None:
+        raise ApiError(401, "UNAUTHORIZED", "unknown or revoked token")
+    if request.method not in {"GET", "HEAD"} and not caller.can_write:
+        raise ApiError(403, "READ_ONLY", "this token may only read")
+    request[CALLER] = caller
+    return await handler(request)
+
+
+async def body_of(request: web.Request, model: type[BaseModel]) -> Any:
+    raw = await request.read()
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "MALFORMED_JSON", f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "INVALID_BODY", "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(400, "INVALID_BODY", f"{where}: {first['msg']}") from None
+
+
+def uuid_param(request: web.Request, name: str) -> UUID:
+    try:
+        return UUID(request.match_info[name])
+    except ValueError:
+        raise ApiError(404, "NOT_FOUND", f"{name} {request.match_info[name]!r} is not an id") from None
+
+
+def int_query(request: web.Request, name: str, default: int, *, low: int = 1, high: int = 500) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "INVALID_QUERY", f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ApiError(400, "INVALID_QUERY", f"{name}: must be {low}..{high}")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PublishRequest(Strict):
+    draft_id: UUID
+
+
+class AnalyzeRequest(Strict):
+    params: AnalysisParams = Field(default_factory=AnalysisParams)
+
+
+class ExportRequest(Strict):
+    format: ReportFormat = ReportFormat.HTML
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def health(request: web.Request) -> web.Response:
+    return reply({"status": "ok"})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return reply(OPENAPI)
+
+
+async def publish(request: web.Request) -> web.Response:
+    """Seed §7.10.1: 404 missing draft, 400 invalid draft, else the publish job is queued."""
+    body = await body_of(request, PublishRequest)
+    caller: Caller = request[CALLER]
+    draft = await DraftRepository(request.app[DB_KEY]).get_by_id(body.draft_id)
+    if draft is None:
+        raise ApiError(404, "DRAFT_NOT_FOUND", "Draft not found")
+    if not draft.is_valid:
+        raise ApiError(400, "DRAFT_NOT_VALID", "Draft has validation errors")
+    job = await request.app[CLIENT_KEY].publish_content(draft_id=draft.id, user_id=caller.user_id)
+    return reply({"status": "queued", "task_id": job.job_id, "message": "Publication started"})
+
+
+async def job_status(request: web.Request) -> web.Response:
+    task_id = request.match_info["task_id"]
+    info = await request.app[CLIENT_KEY].job_info(task_id)
+    if info["status"] == "not_found":
+        raise ApiError(404, "NOT_FOUND", f"no task {task_id!r} (results are kept 24 h)")
+    return reply({"task_id": task_id, "status": info["status"], "result": info.get("result"), **_outcome(info)})
+
+
+def _outcome(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: info[k] for k in ("outcome", "error_code", "error") if k in info}
+
+
+async def analyze(request: web.Request) -> web.Response:
+    niche_id = uuid_param(request, "niche_id")
+    body = await body_of(request, AnalyzeRequest)
+    if await ScoutRepository(request.app[DB_KEY]).niche(niche_id) is None:
+        raise ApiError(404, "NOT_FOUND", f"no niche {niche_id}")
+    analysis_id = uuid4()
+    job = await request.app[CLIENT_KEY].analyze_niche(
+        niche_id=niche_id,
+        params=body.params.model_dump(mode="json"),
+        analysis_id=analysis_id,
+        requested_by=request[CALLER].user_id,
+    )
+    return reply({"status": "queued", "task_id": job.job_id, "analysis_id": str(analysis_id)}, status=202)
+
+
+async def analysis(request: web.Request) -> web.Response:
+    analysis_id = uuid_param(request, "analysis_id")
+    found = await ScoutRepository(request.app[DB_KEY]).analysis(analysis_id)
+    if found is None:
+        raise ApiError(404, "NOT_FOUND", f"no analysis {analysis_id} (it may still be queued)")
+    return reply(found.model_dump(mode="json"))
+
+
+async def export(request: web.Request) -> web.Response:
+    analysis_id = uuid_param(request, "analysis_id")
+    body = await body_of(request, ExportRequest)
+    found = await ScoutRepository(request.app[DB_KEY]).analysis(analysis_id)
+    if found is None:
+        raise ApiError(404, "NOT_FOUND", f"no analysis {analysis_id}")
+    if found.status != "completed":
+        raise ApiError(409, "NOT_READY", f"analysis {analysis_id} is {found.status}")
+    job = await request.app[CLIENT_KEY].export_report(analysis_id=analysis_id, format=body.format.value)
+    return reply({"status": "queued", "task_id": job.job_id}, status=202)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    analysis_id = uuid_param(request, "analysis_id")
+    try:
+        fmt = ReportFormat(request.match_info["format"])
+    except ValueError:
+        raise ApiError(404, "NOT_FOUND", "formats are csv, xlsx, json, html") from None
+    report = await ScoutRepository(request.app[DB_KEY]).report(analysis_id, fmt.value)
+    if report is None or not await asyncio.to_thread(Path(report.path).is_file):
+        raise ApiError(404, "NOT_FOUND", f"no {fmt.value} report of analysis {analysis_id}; export it first")
+    return web.FileResponse(
+        report.path, headers={"Content-Disposition": f'attachment; filename="{analysis_id}.{fmt.value}"'}
+    )
+
+
+async def failed_list(request: web.Request) -> web.Response:
+    rows = await FailedJobRepository(request.app[DB_KEY]).list_recent(
+        limit=int_query(request, "limit", 50),
+        offset=int_query(request, "offset", 0, low=0, high=1_000_000),
+        job_name=request.query.get("job") or None,
+    )
+    return reply([row.model_dump(mode="json") for row in rows])
+
+
+async def failed_retry(request: web.Request) -> web.Response:
+    from adolf.ops import OpsError, retry_failed_job
+
+    try:
+        failed_id = int(request.match_info["failed_id"])
+    except ValueError:
+        raise ApiError(404, "NOT_FOUND", "failed job ids are numbers") from None
+    try:
+        job_id = await retry_failed_job(request.app[DB_KEY], request.app[CLIENT_KEY], failed_id)
+    except OpsError as exc:
+        status = 404 if "no failed job" in str(exc) else 409
+        raise ApiError(status, "NOT_FOUND" if status == 404 else "NOT_RETRIED", str(exc)) from None
+    except InvalidJobArgs as exc:
+        raise ApiError(409, "NOT_RETRIED", str(exc)) from None
+    return reply({"status": "queued", "task_id": job_id}, status=202)
+
+
+JOB_FILTERS = {"name": "job_name", "status": "status", "lane": "lane"}
+ENTITY_FILTERS = ("draft_id", "publication_id", "niche_id", "analysis_id")
+
+
+async def jobs(request: web.Request) -> web.Response:
+    """Job history, newest first, filtered by name, status, lane, business object and time."""
+    conditions, values = [], []
+    for param, column in JOB_FILTERS.items():
+        if request.query.get(param):
+            values.append(request.query[param])
+            conditions.append(f"{column} = ${len(values)}")
+    for column in ENTITY_FILTERS:
+        if request.query.get(column):
+            try:
+                values.append(UUID(request.query[column]))
+            except ValueError:
+                raise ApiError(400, "INVALID_QUERY", f"{column}: not an id") from None
+            conditions.append(f"{column} = ${len(values)}")
+    for param, operator in (("since", ">="), ("until", "<")):
+        if request.query.get(param):
+            try:
+                values.append(datetime.fromisoformat(request.query[param]))
+            except ValueError:
+                raise ApiError(400, "INVALID_QUERY", f"{param}: not an ISO date-time") from None
+            conditions.append(f"started_at {operator} ${len(values)}")
+    values.append(int_query(request, "limit", 100))
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    query = f"SELECT * FROM job_runs {where} ORDER BY started_at DESC, id DESC LIMIT ${len(values)}"
+    rows = await request.app[DB_KEY].fetch(query, *values)
+    return reply([dict(row) for row in rows])
+
+
+async def job(request: web.Request) -> web.Response:
+    job_id = request.match_info["job_id"]
+    info = await request.app[CLIENT_KEY].job_info(job_id)
+    runs = await request.app[DB_KEY].fetch(
+        "SELECT * FROM job_runs WHERE job_id = $1 ORDER BY started_at DESC LIMIT 50", job_id
+    )
+    if info["status"] == "not_found" and not runs:
+        raise ApiError(404, "NOT_FOUND", f"no job {job_id!r}")
+    return reply({**info, "runs": [dict(row) for row in runs]})
+
+
+async def agents(request: web.Request) -> web.Response:
+    return reply(await all_agents(request.app[CLIENT_KEY].redis))
+
+
+def create_app(db: asyncpg.Pool, client: AdolfClient) -> web.Application:
+    app = web.Application(middlewares=[errors, auth], client_max_size=MAX_BODY)
+    app[DB_KEY] = db
+    app[CLIENT_KEY] = client
+    app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_post("/publish", publish)
+    app.router.add_get("/publish/{task_id}/status", job_status)
+    app.router.add_post("/niches/{niche_id}/analyses", analyze)
+    app.router.add_get("/analyses/{analysis_id}", analysis)
+    app.router.add_post("/analyses/{analysis_id}/reports", export)
+    app.router.add_get("/analyses/{analysis_id}/reports/{format}", download)
+    app.router.add_get("/failed", failed_list)
+    app.router.add_post("/failed/{failed_id}/retry", failed_retry)
+    app.router.add_get("/jobs", jobs)
+    app.router.add_get("/jobs/{job_id}", job)
+    app.router.add_get("/agents", agents)
+    return app
