@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -33,7 +33,7 @@ MAX_BODY = 64 * 1024
 DB_KEY = web.AppKey("db", asyncpg.Pool)
 CLIENT_KEY = web.AppKey("client", AdolfClient)
 CALLER = web.RequestKey("caller", Caller)
-PUBLIC = {"/health", "/openapi.json"}
+PUBLIC = {"/health", "/openapi.json", "/", "/dashboard"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -139,6 +139,14 @@ class ExportRequest(Strict):
 
 
 # ---------------------------------------------------------------- handlers
+
+
+DASHBOARD = Path(__file__).with_name("static") / "dashboard.html"
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    """The dashboard page (it asks for a token and calls this API; nothing is loaded from elsewhere)."""
+    return web.FileResponse(DASHBOARD, headers={"Cache-Control": "no-cache"})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -296,6 +304,60 @@ async def agents(request: web.Request) -> web.Response:
     return reply(await all_agents(request.app[CLIENT_KEY].redis))
 
 
+async def me(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    return reply({"user_id": caller.user_id, "scopes": caller.scopes, "can_write": caller.can_write})
+
+
+async def queues(request: web.Request) -> web.Response:
+    from adolf.ops import queue_stats
+
+    return reply(await queue_stats(request.app[CLIENT_KEY].redis))
+
+
+STATS = """
+    SELECT date_bin($1::interval, started_at, 'epoch'::timestamptz) AS bucket,
+           count(*) FILTER (WHERE status = 'success') AS succeeded,
+           count(*) FILTER (WHERE status = 'failed') AS failed,
+           count(*) FILTER (WHERE status = 'retry') AS retried,
+           avg(duration_ms) AS avg_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
+    FROM job_runs
+    WHERE started_at >= now() - $2::interval
+    GROUP BY 1 ORDER BY 1
+"""
+WINDOWS = {
+    "1h": (timedelta(minutes=1), timedelta(hours=1)),
+    "24h": (timedelta(minutes=30), timedelta(hours=24)),
+    "7d": (timedelta(hours=6), timedelta(days=7)),
+}
+
+
+async def stats(request: web.Request) -> web.Response:
+    """Throughput, failures and duration over time, from the job history."""
+    window = request.query.get("window", "1h")
+    if window not in WINDOWS:
+        raise ApiError(400, "INVALID_QUERY", f"window: one of {', '.join(WINDOWS)}")
+    bucket, span = WINDOWS[window]
+    rows = await request.app[DB_KEY].fetch(STATS, bucket, span)
+    return reply([dict(row) for row in rows])
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    """Run a job again with the arguments of its latest recorded run (a failed publication: published again)."""
+    job_id = request.match_info["job_id"]
+    row = await request.app[DB_KEY].fetchrow(
+        "SELECT job_name, args FROM job_runs WHERE job_id = $1 ORDER BY started_at DESC LIMIT 1", job_id
+    )
+    if row is None:
+        raise ApiError(404, "NOT_FOUND", f"no recorded run of job {job_id!r}")
+    try:
+        job = await request.app[CLIENT_KEY].enqueue(row["job_name"], **row["args"])
+    except (InvalidJobArgs, KeyError) as exc:
+        raise ApiError(409, "NOT_RETRIED", f"job {job_id} cannot run again as recorded: {exc}") from None
+    return reply({"status": "queued", "task_id": job.job_id}, status=202)
+
+
 def create_app(db: asyncpg.Pool, client: AdolfClient) -> web.Application:
     app = web.Application(middlewares=[errors, auth], client_max_size=MAX_BODY)
     app[DB_KEY] = db
@@ -312,5 +374,11 @@ def create_app(db: asyncpg.Pool, client: AdolfClient) -> web.Application:
     app.router.add_post("/failed/{failed_id}/retry", failed_retry)
     app.router.add_get("/jobs", jobs)
     app.router.add_get("/jobs/{job_id}", job)
+    app.router.add_post("/jobs/{job_id}/retry", retry_job)
     app.router.add_get("/agents", agents)
+    app.router.add_get("/me", me)
+    app.router.add_get("/queues", queues)
+    app.router.add_get("/stats", stats)
+    app.router.add_get("/", dashboard)
+    app.router.add_get("/dashboard", dashboard)
     return app

@@ -154,7 +154,29 @@ OPENAPI: dict[str, Any] = {
             }
         },
         "/jobs/{job_id}": {"get": {"parameters": [_path("job_id")], "responses": {**_ok(ANY_OBJECT), **_errors(404)}}},
+        "/jobs/{job_id}/retry": {
+            "post": {
+                "summary": "Run a job again with the arguments of its latest recorded run",
+                "parameters": [_path("job_id")],
+                "responses": {**_ok(QUEUED, 202), **_errors(403, 404, 409)},
+            }
+        },
         "/agents": {"get": {"summary": "Office agents", "responses": _ok(ANY_LIST)}},
+        "/me": {"get": {"summary": "The token's user and whether it may write", "responses": _ok(ANY_OBJECT)}},
+        "/queues": {
+            "get": {"summary": "Per lane: queued, due, oldest due job, a worker polling", "responses": _ok(ANY_LIST)}
+        },
+        "/stats": {
+            "get": {
+                "summary": "Jobs succeeded / failed / retried and duration over time (from the history)",
+                "parameters": [_query("window", {"enum": ["1h", "24h", "7d"]})],
+                "responses": {**_ok(ANY_LIST), **_errors(400)},
+            }
+        },
+        "/": {"get": {"security": [], "summary": "The dashboard", "responses": {"200": {"description": "HTML"}}}},
+        "/dashboard": {
+            "get": {"security": [], "summary": "The dashboard", "responses": {"200": {"description": "HTML"}}}
+        },
         "/openapi.json": {"get": {"security": [], "responses": _ok(ANY_OBJECT)}},
     },
 }

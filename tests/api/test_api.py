@@ -158,3 +158,41 @@ def test_the_openapi_document_names_every_route():
     routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
     documented = {(m, p) for p, ops in OPENAPI["paths"].items() for m in ops}
     assert routes == documented
+
+
+async def test_a_failed_publication_is_retried_from_its_history_and_published(api, db, tokens, burst, marketplace):
+    await marketplace.seed("wb", {"sku": "RETRY-1", "title": "Old", "description": "Old"})
+    await marketplace.fault(kind="validation", marketplace="wb", sku="RETRY-1", path_contains="update", times=0)
+    draft = await make_draft(db, marketplace="wb", sku="RETRY-1")
+    status, queued = await call(api, "POST", "/publish", tokens["write"], json={"draft_id": str(draft.id)})
+    await burst(["content_high"])
+    status, failed = await call(api, "GET", "/jobs?status=failed&draft_id=" + str(draft.id), tokens["read"])
+    assert status == 200 and [r["job_id"] for r in failed] == [queued["task_id"]]
+    assert failed[0]["error_code"] == "VALIDATION_ERROR"
+    await marketplace.control("DELETE", "/faults")
+    status, _ = await call(api, "POST", f"/jobs/{queued['task_id']}/retry", tokens["read"])
+    assert status == 403
+    status, again = await call(api, "POST", f"/jobs/{queued['task_id']}/retry", tokens["write"])
+    assert status == 202
+    await burst(["content_high"])
+    status, done = await call(api, "GET", f"/publish/{again['task_id']}/status", tokens["read"])
+    assert done["outcome"] == "success" and done["result"]["success"] is True
+    assert (await call(api, "POST", "/jobs/nope/retry", tokens["write"]))[0] == 404
+
+
+async def test_dashboard_data_endpoints(api, tokens, client, burst):
+    await client.cleanup_old_drafts()
+    status, me = await call(api, "GET", "/me", tokens["read"])
+    assert status == 200 and me["can_write"] is False
+    status, lanes = await call(api, "GET", "/queues", tokens["read"])
+    low = next(lane for lane in lanes if lane["lane"] == "content_low")
+    assert (low["queued"], low["worker_polling"]) == (1, False)
+    await burst(["content_low"])
+    status, series = await call(api, "GET", "/stats?window=1h", tokens["read"])
+    assert status == 200 and sum(row["succeeded"] for row in series) == 1
+    assert (await call(api, "GET", "/stats?window=1y", tokens["read"]))[0] == 400
+    async with api.get("/dashboard") as response:
+        page = await response.text()
+        assert response.status == 200 and response.content_type == "text/html"
+    assert 'id="lanes"' in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in page

@@ -17,6 +17,7 @@ from adolf.workers.arq_seam import JobStatus, job_alive
 from adolf.workers.context import JobContext
 
 PUBLISH_RUNNING_DEFER = 5.0
+PUBLISH_JOB = "content_factory.tasks.publish_content"
 RECORD_MARGIN = 5.0
 
 
@@ -52,15 +53,16 @@ async def publish_content_failed(job: JobContext, args: PublishContentArgs, erro
 
 def _enqueue_publish(job: JobContext) -> publishing.EnqueuePublish:
     """Enqueue the draft's (unique) publish job; Deferred while that job is running, so no second one starts."""
-    from adolf.client import AdolfClient
+    from adolf.client import AdolfClient, queue_for
 
     client = AdolfClient(job.resources.redis)
 
     async def enqueue(draft_id: UUID, user_id: UUID) -> str:
-        publish = await client.publish_content(draft_id=draft_id, user_id=user_id)
-        if await publish.status() == JobStatus.in_progress:
+        # asked before enqueueing: a run that starts the moment it is enqueued is ours, not one still running
+        running = client.job(f"{PUBLISH_JOB}:{draft_id}", queue_for(PUBLISH_JOB))
+        if await running.status() == JobStatus.in_progress:
             raise Deferred(f"the publish job of draft {draft_id} is still running", delay=PUBLISH_RUNNING_DEFER)
-        return publish.job_id
+        return (await client.publish_content(draft_id=draft_id, user_id=user_id)).job_id
 
     return enqueue
 
