@@ -29,7 +29,7 @@ async def run_scout_demo(client: AdolfClient, db: asyncpg.Pool, say: Callable[[s
     repo = ScoutRepository(db)
     name, marketplace, queries = QUERY_NICHE
     niche_id = summary.niches[(name, marketplace)]
-    await db.execute("UPDATE niches SET queries = $2 WHERE id = $1", niche_id, queries)
+    await repo.set_sources(niche_id, category_id=None, queries=queries)
 
     updated = await (await client.update_trend_data()).result(timeout=RESULT_TIMEOUT)
     say(

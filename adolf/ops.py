@@ -30,6 +30,10 @@ class OpsError(Exception):
     """One line for the operator."""
 
 
+class FailedJobNotFound(OpsError):
+    """No failed_jobs row has that id."""
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     queues = sub.add_parser("queues", help="depth, due jobs, oldest job and live workers of every lane")
     queues.add_argument("--json", action="store_true")
@@ -77,7 +81,7 @@ def _run(name: str, work: Callable[[], Awaitable[int]]) -> int:
         return 1
 
 
-async def _db(settings: Settings) -> asyncpg.Pool:
+async def connect_db(settings: Settings) -> asyncpg.Pool:
     try:
         return await create_pool(settings.database_url, min_size=1, max_size=2)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -148,7 +152,7 @@ def cmd_job(settings: Settings, args: argparse.Namespace) -> int:
             info = await client.job_info(args.job_id)
         finally:
             await client.close()
-        db = await _db(settings)
+        db = await connect_db(settings)
         try:
             letters = await db.fetch(
                 "SELECT id, job_name, error_code, exception, tries, failed_at, retried_at, retry_job_id "
@@ -173,7 +177,7 @@ def cmd_job(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_failed_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
-        db = await _db(settings)
+        db = await connect_db(settings)
         try:
             rows = await FailedJobRepository(db).list_recent(limit=args.limit, job_name=args.job)
         finally:
@@ -201,7 +205,7 @@ async def retry_failed_job(db: asyncpg.Pool, client: Any, failed_id: int, *, aga
     repo = FailedJobRepository(db)
     letter = await repo.get(failed_id)
     if letter is None:
-        raise OpsError(f"no failed job with id {failed_id}")
+        raise FailedJobNotFound(f"no failed job with id {failed_id}")
     if letter.retried_at is not None and not again:
         raise OpsError(f"failed job {failed_id} was retried already as {letter.retry_job_id} (--again to retry anyway)")
     try:
@@ -218,7 +222,7 @@ async def retry_failed_job(db: asyncpg.Pool, client: Any, failed_id: int, *, aga
 
 def cmd_failed_retry(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
-        db = await _db(settings)
+        db = await connect_db(settings)
         try:
             client = await _client(settings)
             try:
@@ -235,7 +239,7 @@ def cmd_failed_retry(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_failed_purge(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
-        db = await _db(settings)
+        db = await connect_db(settings)
         try:
             before = datetime.now(UTC) - timedelta(days=args.days)
             tag = await db.execute(DELETE_FAILED, before, args.all)

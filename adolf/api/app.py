@@ -241,7 +241,7 @@ async def failed_list(request: web.Request) -> web.Response:
 
 
 async def failed_retry(request: web.Request) -> web.Response:
-    from adolf.ops import OpsError, retry_failed_job
+    from adolf.ops import FailedJobNotFound, OpsError, retry_failed_job
 
     try:
         failed_id = int(request.match_info["failed_id"])
@@ -249,43 +249,48 @@ async def failed_retry(request: web.Request) -> web.Response:
         raise ApiError(404, "NOT_FOUND", "failed job ids are numbers") from None
     try:
         job_id = await retry_failed_job(request.app[DB_KEY], request.app[CLIENT_KEY], failed_id)
+    except FailedJobNotFound as exc:
+        raise ApiError(404, "NOT_FOUND", str(exc)) from None
     except OpsError as exc:
-        status = 404 if "no failed job" in str(exc) else 409
-        raise ApiError(status, "NOT_FOUND" if status == 404 else "NOT_RETRIED", str(exc)) from None
+        raise ApiError(409, "NOT_RETRIED", str(exc)) from None
     except InvalidJobArgs as exc:
         raise ApiError(409, "NOT_RETRIED", str(exc)) from None
     return reply({"status": "queued", "task_id": job_id}, status=202)
 
 
-JOB_FILTERS = {"name": "job_name", "status": "status", "lane": "lane"}
-ENTITY_FILTERS = ("draft_id", "publication_id", "niche_id", "analysis_id")
+SEARCH_JOBS = """
+    SELECT * FROM job_runs
+    WHERE ($1::text IS NULL OR job_name = $1) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR lane = $3)
+      AND ($4::uuid IS NULL OR draft_id = $4) AND ($5::uuid IS NULL OR publication_id = $5)
+      AND ($6::uuid IS NULL OR niche_id = $6) AND ($7::uuid IS NULL OR analysis_id = $7)
+      AND ($8::timestamptz IS NULL OR started_at >= $8) AND ($9::timestamptz IS NULL OR started_at < $9)
+    ORDER BY started_at DESC, id DESC
+    LIMIT $10
+"""
+
+
+def _query_value(request: web.Request, name: str, parse: Callable[[str], Any], what: str) -> Any:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return parse(raw)
+    except ValueError:
+        raise ApiError(400, "INVALID_QUERY", f"{name}: not {what}") from None
 
 
 async def jobs(request: web.Request) -> web.Response:
     """Job history, newest first, filtered by name, status, lane, business object and time."""
-    conditions, values = [], []
-    for param, column in JOB_FILTERS.items():
-        if request.query.get(param):
-            values.append(request.query[param])
-            conditions.append(f"{column} = ${len(values)}")
-    for column in ENTITY_FILTERS:
-        if request.query.get(column):
-            try:
-                values.append(UUID(request.query[column]))
-            except ValueError:
-                raise ApiError(400, "INVALID_QUERY", f"{column}: not an id") from None
-            conditions.append(f"{column} = ${len(values)}")
-    for param, operator in (("since", ">="), ("until", "<")):
-        if request.query.get(param):
-            try:
-                values.append(datetime.fromisoformat(request.query[param]))
-            except ValueError:
-                raise ApiError(400, "INVALID_QUERY", f"{param}: not an ISO date-time") from None
-            conditions.append(f"started_at {operator} ${len(values)}")
-    values.append(int_query(request, "limit", 100))
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    query = f"SELECT * FROM job_runs {where} ORDER BY started_at DESC, id DESC LIMIT ${len(values)}"
-    rows = await request.app[DB_KEY].fetch(query, *values)
+    values = [
+        *(request.query.get(name) or None for name in ("name", "status", "lane")),
+        *(
+            _query_value(request, name, UUID, "an id")
+            for name in ("draft_id", "publication_id", "niche_id", "analysis_id")
+        ),
+        *(_query_value(request, name, datetime.fromisoformat, "an ISO date-time") for name in ("since", "until")),
+        int_query(request, "limit", 100),
+    ]
+    rows = await request.app[DB_KEY].fetch(SEARCH_JOBS, *values)
     return reply([dict(row) for row in rows])
 
 

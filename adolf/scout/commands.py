@@ -13,19 +13,16 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
-from adolf.db.pool import create_pool
 from adolf.db.repositories.scout import Niche, ScoutRepository
 from adolf.errors import AdolfError
 from adolf.models.content import Marketplace
 from adolf.models.scout import AnalysisParams
+from adolf.ops import OpsError as CommandError
+from adolf.ops import connect_db
 from adolf.scout.pool import AnalysisPool
 from adolf.services import scout
 from adolf.services.scout_import import CsvImportError, import_series, read_csv
 from adolf.settings import Settings
-
-
-class CommandError(Exception):
-    """One line for the user, exit status 1."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -57,13 +54,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     analyze.set_defaults(run=cmd_analyze)
 
 
-async def _pool(settings: Settings) -> asyncpg.Pool:
-    try:
-        return await create_pool(settings.database_url, min_size=1, max_size=4)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise CommandError(f"cannot reach PostgreSQL at ADOLF_DATABASE_URL: {type(exc).__name__}: {exc}") from None
-
-
 def run_command(coro: Any) -> int:
     try:
         asyncio.run(coro)
@@ -82,7 +72,7 @@ def run_command(coro: Any) -> int:
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     async def main() -> None:
         series = read_csv(args.file)  # a bad file stops here, before any connection
-        db = await _pool(settings)
+        db = await connect_db(settings)
         try:
             summary = await import_series(db, series)
         finally:
@@ -98,18 +88,13 @@ def cmd_add_niche(settings: Settings, args: argparse.Namespace) -> int:
     async def main() -> None:
         if not args.name.strip():
             raise CommandError("the niche needs a name")
-        db = await _pool(settings)
+        db = await connect_db(settings)
         try:
-            niche_id = await ScoutRepository(db).ensure_niche(
+            repo = ScoutRepository(db)
+            niche_id = await repo.ensure_niche(
                 args.name.strip(), args.marketplace, category_id=args.category, queries=queries
             )
-            await db.execute(
-                "UPDATE niches SET category_id = coalesce($2, category_id), queries = $3, is_active = true "
-                "WHERE id = $1",
-                niche_id,
-                args.category,
-                queries,
-            )
+            await repo.set_sources(niche_id, category_id=args.category, queries=queries)
         finally:
             await db.close()
         print(niche_id)
@@ -119,7 +104,7 @@ def cmd_add_niche(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_niches(settings: Settings, args: argparse.Namespace) -> int:
     async def main() -> None:
-        db = await _pool(settings)
+        db = await connect_db(settings)
         try:
             niches = await ScoutRepository(db).all_niches()
         finally:
@@ -175,7 +160,7 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> None:
-        db = await _pool(settings)
+        db = await connect_db(settings)
         pool = AnalysisPool(workers=1)
         analysis_id = uuid4()
         niche: Niche | None = None

@@ -60,7 +60,7 @@ def validate_arguments(spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, A
     fields = list(spec.args.model_fields)
     if len(args) > len(fields):
         raise InvalidJobArgs(f"{spec.name} takes at most {len(fields)} arguments, got {len(args)} positional")
-    data = {**dict(zip(fields, args, strict=False)), **kwargs}
+    data = _called_with(spec, args, kwargs)
     try:
         return spec.args.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -22,6 +22,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from adolf.logs import SecretMasker
+
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.5
@@ -58,16 +60,13 @@ class JobRun:
     result: Any = None
 
 
-def masked(value: Any, secrets: tuple[str, ...] = ()) -> Any:
+def masked(value: Any, mask: SecretMasker) -> Any:
     """A copy with the values of secret-named keys and every known secret value replaced by '***'."""
     if isinstance(value, dict):
-        return {k: "***" if SECRET_KEY.search(str(k)) else masked(v, secrets) for k, v in value.items()}
+        return {k: "***" if SECRET_KEY.search(str(k)) else masked(v, mask) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [masked(v, secrets) for v in value]
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-    return value
+        return [masked(v, mask) for v in value]
+    return mask(value) if isinstance(value, str) else value
 
 
 def _entity(key: str, *sources: Any) -> UUID | None:
@@ -90,7 +89,7 @@ def _json(value: Any, limit: int) -> str:
 class JobHistory:
     def __init__(self, db: asyncpg.Pool, *, secrets: tuple[str, ...] = (), flush_interval: float = FLUSH_INTERVAL):
         self.db = db
-        self.secrets = tuple(s for s in secrets if len(s) >= 4)
+        self.mask = SecretMasker(secrets)
         self.flush_interval = flush_interval
         self._waiting: deque[tuple[Any, ...]] = deque()
         self._task: asyncio.Task[None] | None = None
@@ -111,9 +110,9 @@ class JobHistory:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="adolf-job-history")
 
     def _row(self, run: JobRun) -> tuple[Any, ...]:
-        args = masked(run.args, self.secrets)
-        result = masked(run.result, self.secrets) if run.result is not None else None
-        message = masked(run.error_message, self.secrets)[:MESSAGE_CHARS] if run.error_message else None
+        args = masked(run.args, self.mask)
+        result = masked(run.result, self.mask) if run.result is not None else None
+        message = self.mask(run.error_message)[:MESSAGE_CHARS] if run.error_message else None
         return (
             run.job_id,
             run.job_name,

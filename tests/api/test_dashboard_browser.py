@@ -67,14 +67,33 @@ def sign_in(driver, url: str, token: str) -> None:
 
 
 def rows(driver, status: str) -> list:
+    """The publish job's rows of that status (none while the page is redrawing the table)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return [
-        row
-        for row in driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr.job")
-        if row.find_elements(By.CSS_SELECTOR, f"td.status-{status}")
-        and "content_factory.tasks.publish_content" in row.text
-    ]
+    try:
+        return [
+            row
+            for row in driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr.job")
+            if row.find_elements(By.CSS_SELECTOR, f"td.status-{status}")
+            and "content_factory.tasks.publish_content" in row.text
+        ]
+    except StaleElementReferenceException:
+        return []
+
+
+def press_retry(driver) -> str | None:
+    """Press the failed publication's retry button; its row's text, or None while the table is being redrawn."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        [row] = rows(driver, "failed")
+        text = row.text
+        row.find_element(By.CSS_SELECTOR, "button.retry").click()
+        return text
+    except (StaleElementReferenceException, ValueError):
+        return None
 
 
 async def test_retry_a_failed_publication_from_the_dashboard(dashboard, db, client, burst, marketplace):
@@ -89,12 +108,12 @@ async def test_retry_a_failed_publication_from_the_dashboard(dashboard, db, clie
     await marketplace.control("DELETE", "/faults")  # the seller fixed the card
 
     await asyncio.to_thread(sign_in, driver, url, await create_token(db, user_id=USER_ID))
-    [failed] = await until(lambda: rows(driver, "failed"), "the failed publication")
-    assert "VALIDATION_ERROR" in failed.text
+    await until(lambda: rows(driver, "failed"), "the failed publication")
     lanes = await until(lambda: driver.find_elements(By.CSS_SELECTOR, "#lanes tbody tr"), "the lanes")
     assert any("no worker polls this lane" in lane.text for lane in lanes)
-    await asyncio.to_thread(failed.find_element(By.CSS_SELECTOR, "button.retry").click)
-    await until(lambda: "retry queued" in driver.find_element(By.ID, "refreshed").text, "the retry queued")
+    pressed = await until(lambda: press_retry(driver), "a retry button to press")
+    assert "VALIDATION_ERROR" in pressed
+    await until(lambda: "retry queued" in driver.find_element(By.ID, "notice").text, "the retry queued")
     await burst(["content_high"])
     await until(lambda: rows(driver, "success"), "the publication published", timeout=30)
     assert (await db.fetchval("SELECT status FROM publications WHERE draft_id = $1", draft.id)) == "published"

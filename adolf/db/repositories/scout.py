@@ -48,19 +48,20 @@ class Report(BaseModel):
     created_at: datetime
 
 
-NICHE_COLUMNS = """
-    n.id, n.name, n.marketplace, n.category_id, n.queries, n.is_active, n.opportunity_score::float8,
-    n.score_components, n.opportunities, n.score_updated_at, n.trends_updated_at,
-    (SELECT max(t.week_start) FROM niche_trends t WHERE t.niche_id = n.id) AS last_week
+# every read of niches: by id, by name (and marketplace), the active ones, or all
+SELECT_NICHES = """
+    SELECT n.id, n.name, n.marketplace, n.category_id, n.queries, n.is_active, n.opportunity_score::float8,
+           n.score_components, n.opportunities, n.score_updated_at, n.trends_updated_at,
+           (SELECT max(t.week_start) FROM niche_trends t WHERE t.niche_id = n.id) AS last_week
+    FROM niches n
+    WHERE ($1::uuid IS NULL OR n.id = $1) AND ($2::text IS NULL OR lower(n.name) = lower($2))
+      AND ($3::text IS NULL OR n.marketplace = $3) AND (NOT $4::bool OR n.is_active)
+    ORDER BY n.marketplace, n.name
 """
-GET_NICHE = f"SELECT {NICHE_COLUMNS} FROM niches n WHERE n.id = $1"
-FIND_NICHE = f"""
-    SELECT {NICHE_COLUMNS} FROM niches n
-    WHERE lower(n.name) = lower($1) AND ($2::text IS NULL OR n.marketplace = $2)
-    ORDER BY n.marketplace
+SET_SOURCES = """
+    UPDATE niches SET category_id = coalesce($2, category_id), queries = $3, is_active = true, updated_at = now()
+    WHERE id = $1
 """
-ACTIVE_NICHES = f"SELECT {NICHE_COLUMNS} FROM niches n WHERE n.is_active ORDER BY n.marketplace, n.name"
-ALL_NICHES = f"SELECT {NICHE_COLUMNS} FROM niches n ORDER BY n.marketplace, n.name"
 CREATE_NICHE = """
     INSERT INTO niches (name, marketplace, category_id, queries) VALUES ($1, $2, $3, $4)
     ON CONFLICT (marketplace, lower(name)) DO UPDATE SET updated_at = niches.updated_at
@@ -189,16 +190,20 @@ class ScoutRepository(Repository[Niche]):
     # --- niches
 
     async def niche(self, niche_id: UUID) -> Niche | None:
-        return await self._one(GET_NICHE, niche_id)
+        return await self._one(SELECT_NICHES, niche_id, None, None, False)
 
     async def find_niches(self, name: str, marketplace: Marketplace | str | None = None) -> list[Niche]:
-        return await self._many(FIND_NICHE, name, None if marketplace is None else str(marketplace))
+        return await self._many(SELECT_NICHES, None, name, None if marketplace is None else str(marketplace), False)
 
     async def active_niches(self) -> list[Niche]:
-        return await self._many(ACTIVE_NICHES)
+        return await self._many(SELECT_NICHES, None, None, None, True)
 
     async def all_niches(self) -> list[Niche]:
-        return await self._many(ALL_NICHES)
+        return await self._many(SELECT_NICHES, None, None, None, False)
+
+    async def set_sources(self, niche_id: UUID, *, category_id: str | None, queries: Sequence[str]) -> None:
+        """What update_trend_data reads the niche by (a category kept unless a new one is given); active again."""
+        await self.db.execute(SET_SOURCES, niche_id, category_id, list(queries))
 
     async def ensure_niche(
         self, name: str, marketplace: Marketplace | str, *, category_id: str | None = None, queries: Sequence[str] = ()

@@ -59,7 +59,9 @@ def _enqueue_publish(job: JobContext) -> publishing.EnqueuePublish:
 
     async def enqueue(draft_id: UUID, user_id: UUID) -> str:
         # asked before enqueueing: a run that starts the moment it is enqueued is ours, not one still running
-        running = client.job(f"{PUBLISH_JOB}:{draft_id}", queue_for(PUBLISH_JOB))
+        spec = client.registry.job(PUBLISH_JOB)
+        job_id = spec.job_id_for(PublishContentArgs(draft_id=draft_id, user_id=user_id))
+        running = client.job(job_id or "", queue_for(PUBLISH_JOB))
         if await running.status() == JobStatus.in_progress:
             raise Deferred(f"the publish job of draft {draft_id} is still running", delay=PUBLISH_RUNNING_DEFER)
         return (await client.publish_content(draft_id=draft_id, user_id=user_id)).job_id
