@@ -19,34 +19,31 @@ from uuid import UUID
 
 import pydantic
 
+from adolf import queueing
 from adolf.errors import InvalidJobArgs
+from adolf.job_contracts import CONTRACTS, JobCatalog, NamedJob, ping_contract
 from adolf.lanes import LANES
 from adolf.models.jobs import result_failure
+from adolf.queueing import ArqRedis, Job, JobStatus
 from adolf.settings import Settings
-from adolf.workers import arq_seam
-from adolf.workers.arq_seam import ArqRedis, Job, JobStatus
-from adolf.workers.catalog import REGISTRY
-from adolf.workers.engine import ping_spec
-from adolf.workers.registry import JobSpec, Registry
-from adolf.workers.runner import connect_redis
 
 logger = logging.getLogger(__name__)
 
 
-def queue_for(job_name: str, registry: Registry = REGISTRY) -> str:
+def queue_for(job_name: str, registry: JobCatalog = CONTRACTS) -> str:
     """The arq queue a job must be enqueued on."""
     return LANES[registry.job(job_name).lane].queue
 
 
 class AdolfClient:
-    def __init__(self, redis: ArqRedis, *, registry: Registry = REGISTRY, owns_redis: bool = False) -> None:
+    def __init__(self, redis: ArqRedis, *, registry: JobCatalog = CONTRACTS, owns_redis: bool = False) -> None:
         self.redis = redis
         self.registry = registry
         self._owns_redis = owns_redis
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None, *, registry: Registry = REGISTRY) -> AdolfClient:
-        redis = await connect_redis(settings or Settings())
+    async def connect(cls, settings: Settings | None = None, *, registry: JobCatalog = CONTRACTS) -> AdolfClient:
+        redis = await queueing.connect(settings or Settings())
         return cls(redis, registry=registry, owns_redis=True)
 
     async def close(self) -> None:
@@ -112,7 +109,7 @@ class AdolfClient:
         """A no-op on one lane: proves that lane's workers pick jobs up."""
         if lane not in LANES:
             raise InvalidJobArgs(f"unknown lane {lane!r}; lanes are {list(LANES)}")
-        return await self._enqueue_spec(ping_spec(lane), {"payload": payload})
+        return await self._enqueue_spec(ping_contract(lane), {"payload": payload})
 
     # --- generic
 
@@ -121,7 +118,7 @@ class AdolfClient:
         return await self._enqueue_spec(self.registry.job(job_name), arguments, defer_by=_defer_by)
 
     async def _enqueue_spec(
-        self, spec: JobSpec, arguments: dict[str, Any], *, defer_by: float | timedelta | None = None
+        self, spec: NamedJob, arguments: dict[str, Any], *, defer_by: float | timedelta | None = None
     ) -> Job:
         try:
             validated = spec.args.model_validate(arguments)
@@ -145,7 +142,7 @@ class AdolfClient:
         arq refuses an id while its result is kept (24 h); a finished run's result gives way to the new run."""
         existing = self.job(job_id, queue)
         if await existing.status() == JobStatus.complete:
-            await self.redis.delete(arq_seam.result_key(job_id))
+            await self.redis.delete(queueing.result_key(job_id))
             job = await self._put(name, job_id, queue, kwargs, defer_by)
             if job is not None:
                 return job
@@ -156,11 +153,11 @@ class AdolfClient:
         self, name: str, job_id: str | None, queue: str, kwargs: dict[str, Any], defer_by: float | timedelta | None
     ) -> Job | None:
         seconds = defer_by.total_seconds() if isinstance(defer_by, timedelta) else float(defer_by or 0)
-        return await arq_seam.enqueue(self.redis, name, kwargs, queue=queue, job_id=job_id, defer_by=seconds)
+        return await queueing.enqueue(self.redis, name, kwargs, queue=queue, job_id=job_id, defer_by=seconds)
 
     def job(self, job_id: str, queue: str | None = None) -> Job:
         """A handle on a job by id (pass its queue for accurate `queued`/`deferred` status)."""
-        return arq_seam.job_handle(job_id, self.redis, queue or "")
+        return queueing.job_handle(job_id, self.redis, queue or "")
 
     async def find(self, job_id: str) -> Job:
         """A handle on a job by id alone: finds which lane's queue holds it."""

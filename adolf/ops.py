@@ -17,9 +17,11 @@ import asyncpg
 import orjson
 import redis.exceptions
 
+from adolf import queueing
 from adolf.db.pool import create_pool
 from adolf.db.repositories.failed_jobs import FailedJobRepository
 from adolf.errors import InvalidJobArgs
+from adolf.job_contracts import validate_arguments
 from adolf.lanes import LANES
 from adolf.settings import Settings
 
@@ -102,15 +104,13 @@ async def _client(settings: Settings) -> Any:
 
 async def queue_stats(redis: Any, now_ms: float | None = None) -> list[dict[str, Any]]:
     """Per lane: queued jobs, those due now, the age of the oldest due one, and whether a worker polls it."""
-    from adolf.workers import arq_seam
-
     now_ms = time.time() * 1000 if now_ms is None else now_ms
     async with redis.pipeline(transaction=False) as pipe:
         for lane in LANES.values():
             pipe.zcard(lane.queue)
             pipe.zcount(lane.queue, "-inf", now_ms)
             pipe.zrange(lane.queue, 0, 0, withscores=True)
-            pipe.exists(arq_seam.health_key(lane.queue))
+            pipe.exists(queueing.health_key(lane.queue))
         answers = await pipe.execute()
     stats = []
     for index, lane in enumerate(LANES.values()):
@@ -200,8 +200,6 @@ def cmd_failed_list(settings: Settings, args: argparse.Namespace) -> int:
 
 async def retry_failed_job(db: asyncpg.Pool, client: Any, failed_id: int, *, again: bool = False) -> str:
     """Enqueue a dead letter's job again with its arguments; returns the new job id."""
-    from adolf.workers.execution import validate_arguments
-
     repo = FailedJobRepository(db)
     letter = await repo.get(failed_id)
     if letter is None:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from arq.connections import RedisSettings
 from arq.worker import func
 
-from adolf.workers.serialization import deserialize, serialize
+from adolf.serialization import deserialize, serialize
 
 
 async def noop(ctx: dict[str, Any]) -> None:

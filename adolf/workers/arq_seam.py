@@ -1,16 +1,10 @@
-"""The one module that knows arq from the inside (arq is in maintenance-only mode: a move to another queue changes
-this module, not the jobs). Tests in tests/workers/test_arq_seam.py pin each arq behaviour relied on here, so an arq
-upgrade fails loudly in one place.
+"""With adolf/queueing.py, the only code that knows arq from the inside (arq is in maintenance-only mode: a move to
+another queue changes these two modules, not the jobs). Tests in tests/workers/test_arq_seam.py pin each arq
+behaviour relied on here, so an arq upgrade fails loudly in one place.
 
-What ADOLF keeps of arq is its Redis data model, so that services enqueue with arq's `enqueue_job` and read status and
-results with arq's `Job`, and the plain `arq` command starts a lane:
-
-- the queue: a sorted set of job ids scored by run-at time in ms (one per lane);
-- `arq:job:<id>`: the job (function name, args, kwargs, try, enqueue time), here as JSON, never pickle;
-- `arq:in-progress:<id>`: the claim of a run; here it holds the run's lease token and lives one lease, renewed;
-- `arq:retry:<id>`: how many tries have started;
-- `arq:result:<id>`: the outcome arq's `Job.result()` reads;
-- `<queue>:health-check`: what `arq --check` reads.
+What ADOLF keeps of arq is its Redis data model (adolf/queueing.py: keys, connection, enqueue, job handle), so
+that services enqueue with arq's `enqueue_job` and read status and results with arq's `Job`, and the plain `arq`
+command starts a lane.
 
 The jobs themselves run in ADOLF's engine (adolf/workers/engine.py). Every write a run makes when it ends goes
 through one script fenced by the run's lease token, so a run whose lease was lost (a stalled process whose job was
@@ -23,7 +17,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,68 +24,55 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import (
-    health_check_key_suffix,
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-    retry_key_prefix,
-)
+from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.cron import next_cron
-from arq.jobs import Job, JobStatus
 from arq.worker import func
-from redis.asyncio.sentinel import Sentinel
 
 from adolf.group_commit import GroupCommit
-from adolf.workers.serialization import deserialize, serialize
+from adolf.queueing import (
+    EXPIRES_EXTRA_MS,
+    WAKE_PREFIX,
+    ArqRedis,
+    Job,
+    JobStatus,
+    connect,
+    enqueue,
+    health_key,
+    in_progress_key,
+    job_handle,
+    job_key,
+    job_ref,
+    put_job,
+    redis_settings,
+    result_key,
+    retry_key,
+    wake_key,
+)
+from adolf.serialization import deserialize, serialize
 
 __all__ = [
+    "EXPIRES_EXTRA_MS",
+    "WAKE_PREFIX",
     "ArqRedis",
     "Job",
     "JobStatus",
     "RetryKeyTtl",
     "Scripts",
+    "connect",
+    "enqueue",
     "health_key",
     "in_progress_key",
+    "job_handle",
     "job_key",
+    "job_ref",
+    "redis_settings",
     "result_key",
     "retry_key",
+    "wake_key",
 ]
 
 RetryKeyTtl = 88_400  # seconds arq keeps a try counter
-EXPIRES_EXTRA_MS = 86_400_000  # arq's default: a job not started a day after its time expires
-WAKE_PREFIX = "adolf:wake:"
-
-
-def job_key(job_id: str) -> str:
-    return job_key_prefix + job_id
-
-
-def in_progress_key(job_id: str) -> str:
-    return in_progress_key_prefix + job_id
-
-
-def retry_key(job_id: str) -> str:
-    return retry_key_prefix + job_id
-
-
-def result_key(job_id: str) -> str:
-    return result_key_prefix + job_id
-
-
-def health_key(queue: str) -> str:
-    return queue + health_check_key_suffix
-
-
-def wake_key(queue: str) -> str:
-    """A list an idle lane blocks on; pushed with every enqueue (and by a lane that left due jobs unclaimed)."""
-    return WAKE_PREFIX + queue
-
-
-def job_ref(job_id: str, enqueue_time: datetime) -> str:
-    """One run of a job: its id and enqueue time (a job id enqueued again is another run)."""
-    return f"{job_id}@{int(enqueue_time.timestamp() * 1000)}"
 
 
 def cron_job_id(name: str, when: datetime) -> str:
@@ -102,66 +82,6 @@ def cron_job_id(name: str, when: datetime) -> str:
 
 def next_cron_time(after: datetime, *, hour: Any, minute: Any, second: Any) -> datetime:
     return next_cron(after, hour=hour, minute=minute, second=second, microsecond=0)
-
-
-# --- redis connections -------------------------------------------------------------------------------------------
-
-
-class _SentinelArqRedis(ArqRedis):
-    """The master's pool found through Sentinel; closing it closes the sentinels' connections too (arq's own
-    create_pool leaves them open)."""
-
-    sentinel: Sentinel | None = None
-
-    async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        try:
-            await super().aclose(close_connection_pool)
-        finally:
-            if self.sentinel is not None:
-                for client in self.sentinel.sentinels:
-                    await client.aclose()
-
-
-async def connect(settings: Any) -> ArqRedis:
-    """An ArqRedis pool for settings.redis_url, or through Redis Sentinel when settings.redis_sentinels is set.
-    Raises a connection error if Redis does not answer a PING; nothing is left open then."""
-    config = redis_settings(settings)
-    if not config.sentinel:
-        return await create_pool(
-            config, job_serializer=serialize, job_deserializer=deserialize, default_queue_name="arq:queue"
-        )
-    sentinel = Sentinel(
-        config.host,
-        sentinel_kwargs={"socket_timeout": config.conn_timeout, "socket_connect_timeout": config.conn_timeout},
-        ssl=config.ssl,
-    )
-    redis = sentinel.master_for(
-        config.sentinel_master,
-        redis_class=_SentinelArqRedis,
-        db=config.database,
-        username=config.username,
-        password=config.password,
-        encoding="utf8",
-        socket_connect_timeout=config.conn_timeout,
-    )
-    redis.sentinel = sentinel
-    redis.job_serializer, redis.job_deserializer, redis.default_queue_name = serialize, deserialize, "arq:queue"
-    try:
-        await redis.ping()
-    except BaseException:
-        await redis.aclose()
-        raise
-    return redis
-
-
-def redis_settings(settings: Any) -> RedisSettings:
-    base = RedisSettings.from_dsn(settings.redis_url)
-    base.conn_retries = 0  # the engine reconnects with its own backoff
-    if not settings.redis_sentinels:
-        return base
-    hosts = [(host, int(port)) for host, _, port in (s.rpartition(":") for s in settings.redis_sentinels)]
-    base.host, base.sentinel, base.sentinel_master = hosts, True, settings.redis_sentinel_master
-    return base
 
 
 # --- the job, as arq stores it -------------------------------------------------------------------------------------
@@ -320,17 +240,6 @@ end
 return 0
 """
 
-# KEYS: job, result, queue, wake. ARGV: payload, expiry ms, score, job id. arq's enqueue (refused while the id has a
-# job or a kept result), plus the wake-up of an idle lane. 1 = enqueued.
-_ENQUEUE = """
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-redis.call('LPUSH', KEYS[4], 1)
-redis.call('LTRIM', KEYS[4], 0, 0)
-return 1
-"""
-
 
 @dataclass(frozen=True)
 class Claimed:
@@ -357,7 +266,6 @@ class Scripts:
         self._starts: GroupCommit[tuple[str, str], Any] = GroupCommit(self._start_many, key=lambda run: run[0])
         self._finish = redis.register_script(_FINISH)
         self._renew = redis.register_script(_RENEW)
-        self._enqueue = redis.register_script(_ENQUEUE)
 
     async def claim(
         self, queue: str, *, token_prefix: str, lease_ms: int, wanted: int, read_limit: int, scan_limit: int
@@ -423,9 +331,9 @@ class Scripts:
         expires_ms: int,
         now_ms: int,
     ) -> bool:
-        payload = serialize({"f": function, "a": [], "k": kwargs, "t": None, "et": now_ms})
-        keys = [job_key(job_id), result_key(job_id), queue, wake_key(queue)]
-        return bool(await self._enqueue(keys=keys, args=[payload, expires_ms, score_ms, job_id]))
+        return await put_job(
+            self.redis, queue, job_id, function, kwargs, score_ms=score_ms, expires_ms=expires_ms, now_ms=now_ms
+        )
 
 
 def _text(value: Any) -> str:
@@ -447,11 +355,6 @@ async def job_alive(redis: ArqRedis, ref: str) -> bool:
     return not isinstance(payload, dict) or payload.get("et") == int(enqueued_ms)
 
 
-def job_handle(job_id: str, redis: ArqRedis, queue: str) -> Job:
-    """arq's handle on a job: `status()`, `result()`, `result_info()`."""
-    return Job(job_id, redis, _queue_name=queue, _deserializer=deserialize)
-
-
 _scripts: weakref.WeakKeyDictionary[ArqRedis, Scripts] = weakref.WeakKeyDictionary()
 
 
@@ -460,31 +363,6 @@ def scripts_for(redis: ArqRedis) -> Scripts:
     if known is None:
         known = _scripts[redis] = Scripts(redis)
     return known
-
-
-async def enqueue(
-    redis: ArqRedis,
-    function: str,
-    kwargs: dict[str, Any],
-    *,
-    queue: str,
-    job_id: str | None = None,
-    defer_by: float = 0.0,
-) -> Job | None:
-    """arq's enqueue_job (refused, None, while the id has a job or a kept result) that also wakes an idle lane."""
-    job_id = job_id or uuid.uuid4().hex
-    now_ms = int(time.time() * 1000)
-    defer_ms = int(max(0.0, defer_by) * 1000)
-    enqueued = await scripts_for(redis).enqueue(
-        queue,
-        job_id,
-        function,
-        kwargs,
-        score_ms=now_ms + defer_ms,
-        expires_ms=defer_ms + EXPIRES_EXTRA_MS,
-        now_ms=now_ms,
-    )
-    return job_handle(job_id, redis, queue) if enqueued else None
 
 
 # --- the plain `arq` command ---------------------------------------------------------------------------------------

@@ -23,15 +23,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adolf.errors import is_infra_error
+from adolf.job_contracts import ping_contract
 from adolf.lanes import LANES
 from adolf.logs import DEAD_LETTER_LINE, folded_into_outcome
 from adolf.models.content import DeadLetter
-from adolf.models.jobs import PingArgs
 from adolf.workers import arq_seam
 from adolf.workers.arq_seam import Claimed, Payload, Scripts, UndecodableJob
 from adolf.workers.context import JobContext
 from adolf.workers.execution import Again, Done, Failed, Outcome, execute
-from adolf.workers.jobs.common import PING, ping
+from adolf.workers.jobs.common import ping
 from adolf.workers.registry import CronSpec, JobSpec, Registry
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ REDIS_CALL_LIMIT = 10.0  # seconds a lane waits for Redis to answer one poll
 
 
 def ping_spec(lane: str) -> JobSpec:
-    return JobSpec(PING, ping, lane, PingArgs, timeout=10)
+    return JobSpec.bind(ping_contract(lane), ping, timeout=10)
 
 
 def lane_specs(lane: str, registry: Registry) -> list[JobSpec]:

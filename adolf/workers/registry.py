@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 from pydantic import BaseModel
 
-from adolf.lanes import LANES
+from adolf.job_contracts import JobContract, UnknownJob
 from adolf.models.content import DeadLetter
 
 if TYPE_CHECKING:
@@ -24,8 +24,7 @@ FailureHook = Callable[[asyncpg.Pool, DeadLetter], Awaitable[None]]
 CronField = int | set[int] | None
 
 
-class UnknownJob(KeyError):
-    """No job of that name is registered."""
+__all__ = ["CronSpec", "JobSpec", "Registry", "UnknownJob"]
 
 
 @dataclass(frozen=True)
@@ -51,18 +50,22 @@ class JobSpec:
     on_final_failure: FailureHook | None = None
 
     def __post_init__(self) -> None:
-        if self.lane not in LANES:
-            raise ValueError(f"job {self.name}: unknown lane {self.lane!r}")
-        if self.unique_by is not None and self.unique_by not in self.args.model_fields:
-            raise ValueError(f"job {self.name}: unique_by {self.unique_by!r} is not an argument")
+        JobContract(self.name, self.lane, self.args, self.unique_by)  # raises on an unknown lane or unique_by
+
+    @classmethod
+    def bind(cls, contract: JobContract, handler: Handler, **options: Any) -> JobSpec:
+        """The job a caller knows by its contract (adolf/job_contracts.py), with its handler and run options."""
+        return cls(contract.name, handler, contract.lane, contract.args, unique_by=contract.unique_by, **options)
+
+    @property
+    def contract(self) -> JobContract:
+        return JobContract(self.name, self.lane, self.args, self.unique_by)
 
     def hard_timeout(self, settings: Settings) -> float:
         return float(getattr(settings, self.timeout_setting)) if self.timeout_setting else self.timeout
 
     def job_id_for(self, arguments: BaseModel) -> str | None:
-        if self.unique_by is None:
-            return None
-        return f"{self.name}:{getattr(arguments, self.unique_by)}"
+        return self.contract.job_id_for(arguments)
 
 
 @dataclass(frozen=True)

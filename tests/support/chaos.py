@@ -42,10 +42,10 @@ from adolf.db.migrate import migrate
 from adolf.db.pool import create_pool
 from adolf.limits import DOCUMENTED_RATE_LIMITS, YM_RESOURCE_LIMITS, scaled
 from adolf.sandbox import SandboxAccount
+from adolf.serialization import deserialize
 from adolf.settings import Settings
 from adolf.workers import arq_seam
 from adolf.workers.arq_seam import JobStatus
-from adolf.workers.serialization import deserialize
 
 PUBLISH = "content_factory.tasks.publish_content"
 QUEUE = queue_for(PUBLISH)

@@ -7,7 +7,7 @@ import pytest
 from arq.jobs import deserialize_job_raw, deserialize_result, serialize_result
 
 from adolf.errors import ValidationFailed
-from adolf.workers.serialization import JobFailed, deserialize, serialize
+from adolf.serialization import JobFailed, deserialize, serialize
 
 
 class Boom:

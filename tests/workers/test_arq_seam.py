@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from arq.jobs import Job, JobStatus
 
 from adolf.lanes import LANES
+from adolf.serialization import deserialize
 from adolf.workers import arq_seam
-from adolf.workers.serialization import deserialize
 from tests.support.processes import ROOT, settings_env
 
 LOW = LANES["content_low"].queue

@@ -6,7 +6,7 @@ from arq.jobs import Job, JobStatus
 from adolf.client import queue_for
 from adolf.errors import InvalidJobArgs
 from adolf.lanes import LANES
-from adolf.workers.serialization import deserialize
+from adolf.serialization import deserialize
 from tests.support.jobs import TEST_REGISTRY
 
 

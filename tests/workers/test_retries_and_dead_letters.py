@@ -1,5 +1,5 @@
 from adolf.lanes import LANES
-from adolf.workers.serialization import JobFailed
+from adolf.serialization import JobFailed
 
 LOW = LANES["content_low"].queue
 

@@ -5,7 +5,7 @@ from uuid import uuid4
 from arq.jobs import Job
 
 from adolf.lanes import LANES
-from adolf.workers.serialization import JobFailed, deserialize
+from adolf.serialization import JobFailed, deserialize
 from tests.support.waiting import eventually
 
 
