@@ -14,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from adolf.workers.lifecycle import Resources, StartupError
 
 if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
     from adolf.workers.engine import Lane
 
 RESOURCES = web.AppKey("resources", Resources)
@@ -40,9 +42,12 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
 
+PROBE_TIMEOUT = 2.0  # seconds a probe waits for a server: a hanging one (no answer, no reset) is away too
+
+
 async def _probe(awaitable: object) -> str:
     try:
-        await asyncio.wait_for(awaitable, 2.0)  # type: ignore[arg-type]
+        await asyncio.wait_for(awaitable, PROBE_TIMEOUT)  # type: ignore[arg-type]
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
@@ -57,19 +62,33 @@ def _lane_state(lane: Lane, interval: float) -> str:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    redis = request.app[RESOURCES].redis
+    """Always answers, Redis or not: a failed scrape reads as `up == 0` (AdolfWorkerDown) and lanes missing from it as
+    AdolfLaneWithoutWorker, while an outage is /ready's to report. With Redis away (or hanging) the queue gauges keep
+    their last values."""
     workers: dict[str, Lane] = request.app[WORKERS]
+    try:
+        counts = await asyncio.wait_for(_queue_counts(request.app[RESOURCES].redis, workers), PROBE_TIMEOUT)
+    except Exception:
+        counts = None
+    for index, (lane, worker) in enumerate(workers.items()):
+        if counts is not None:
+            QUEUE_LENGTH.labels(lane).set(counts[2 * index])
+            QUEUE_DUE.labels(lane).set(counts[2 * index + 1])
+        else:
+            QUEUE_LENGTH.labels(lane)  # a lane never counted is still reported (0)
+            QUEUE_DUE.labels(lane)
+        RUNNING.labels(lane).set(sum(not t.done() for t in worker.tasks.values()))
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _queue_counts(redis: ArqRedis, workers: dict[str, Lane]) -> list[int]:
+    """Per lane: its queue's length, then how many of its jobs are due."""
     now_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=False) as pipe:
         for worker in workers.values():
             pipe.zcard(worker.queue)
             pipe.zcount(worker.queue, "-inf", now_ms)
-        counts = await pipe.execute()
-    for index, (lane, worker) in enumerate(workers.items()):
-        QUEUE_LENGTH.labels(lane).set(counts[2 * index])
-        QUEUE_DUE.labels(lane).set(counts[2 * index + 1])
-        RUNNING.labels(lane).set(sum(not t.done() for t in worker.tasks.values()))
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return await pipe.execute()
 
 
 def create_app(resources: Resources, workers: dict[str, Lane]) -> web.Application:
