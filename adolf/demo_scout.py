@@ -43,7 +43,7 @@ async def run_scout_demo(client: AdolfClient, db: asyncpg.Pool, say: Callable[[s
         results[key] = await job.result(timeout=RESULT_TIMEOUT)
     for (niche_name, mp), result in results.items():
         if not result.get("success"):
-            say(f"scout: {mp}:{niche_name} analysis FAILED: {result.get('error')}")
+            say(f"scout: {mp}:{niche_name} analysis FAILED: {result.get('error_code')}: {result.get('error_message')}")
             continue
         chosen, baseline = result["backtest"]["chosen"], result["backtest"]["baseline"]
         say(

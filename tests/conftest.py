@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -27,6 +28,7 @@ from adolf.db.pool import create_pool
 from adolf.limits import DOCUMENTED_RATE_LIMITS, YM_RESOURCE_LIMITS
 from adolf.sandbox import SandboxAccount, SandboxConfig, SandboxServer, start_sandbox
 from adolf.settings import Settings
+from adolf.workers import execution
 from adolf.workers.runner import LaneGroup, connect_redis
 from tests.sandbox.helpers import Client as SandboxClient
 from tests.support.jobs import TEST_REGISTRY
@@ -46,6 +48,33 @@ TABLES = (
     "generations",
     "content_drafts",
 )
+
+
+class ResultShapes(logging.Handler):
+    """Collects the job wrapper's RESULT_SHAPE lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.problems: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == execution.RESULT_SHAPE_LINE:
+            self.problems.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def result_shapes() -> Iterator[list[str]]:
+    """Every job a test runs in this process returns its result model's shape (adolf/models/results.py): a
+    RESULT_SHAPE line fails the test. A test that provokes one on purpose reads this list and empties it."""
+    handler = ResultShapes()
+    logger = logging.getLogger(execution.__name__)
+    logger.addHandler(handler)
+    try:
+        yield handler.problems
+    finally:
+        logger.removeHandler(handler)
+    if handler.problems:
+        pytest.fail("a job returned a result of another shape:\n" + "\n".join(handler.problems), pytrace=False)
 
 
 def _with_path(url: str, path: str) -> str:

@@ -175,11 +175,17 @@ async def job_status(request: web.Request) -> web.Response:
     info = await request.app[CLIENT_KEY].job_info(task_id)
     if info["status"] == "not_found":
         raise ApiError(404, "NOT_FOUND", f"no task {task_id!r} (results are kept 24 h)")
-    return reply({"task_id": task_id, "status": info["status"], "result": info.get("result"), **_outcome(info)})
+    shown = _shown(info)
+    outcome = {k: shown[k] for k in ("outcome", "error_code", "error_message") if k in shown}
+    return reply({"task_id": task_id, "status": info["status"], "result": info.get("result"), **outcome})
 
 
-def _outcome(info: dict[str, Any]) -> dict[str, Any]:
-    return {k: info[k] for k in ("outcome", "error_code", "error") if k in info}
+def _shown(info: dict[str, Any]) -> dict[str, Any]:
+    """A job's info as the API shows it: a failure's text is `error_message`, as in job results and the history."""
+    shown = {k: v for k, v in info.items() if k != "error"}
+    if "error" in info:
+        shown.setdefault("error_message", info["error"])
+    return shown
 
 
 async def analyze(request: web.Request) -> web.Response:
@@ -302,7 +308,7 @@ async def job(request: web.Request) -> web.Response:
     )
     if info["status"] == "not_found" and not runs:
         raise ApiError(404, "NOT_FOUND", f"no job {job_id!r}")
-    return reply({**info, "runs": [dict(row) for row in runs]})
+    return reply({**_shown(info), "runs": [dict(row) for row in runs]})
 
 
 async def agents(request: web.Request) -> web.Response:

@@ -86,9 +86,9 @@ class CleanupHistoryArgs(JobArgs):
 
 
 def result_failure(result: Any) -> tuple[str, str] | None:
-    """(code, message) of a result that reports a failure (`{"success": False, ...}`), else None."""
+    """(error_code, error_message) of a result that reports a failure (`{"success": False, ...}`, the shape of
+    adolf/models/results.py), else None."""
     if not isinstance(result, dict) or result.get("success") is not False:
         return None
-    code = result.get("error_code") or result.get("error") or "FAILED"
-    message = result.get("error_message") or result.get("message") or result.get("error") or code
-    return str(code), str(message)
+    code = str(result.get("error_code") or "FAILED")
+    return code, str(result.get("error_message") or code)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from adolf.db.repositories.drafts import DraftRepository
 from adolf.db.repositories.generations import GenerationRepository
+from adolf.models.results import CleanupDraftsResult
 
 logger = logging.getLogger(__name__)
 
 
-async def cleanup_old_drafts(*, db: asyncpg.Pool, archive_days: int, delete_days: int, now: datetime) -> dict[str, int]:
+async def cleanup_old_drafts(*, db: asyncpg.Pool, archive_days: int, delete_days: int, now: datetime) -> dict[str, Any]:
     """Archive `rejected` drafts older than archive_days, delete `archived` ones older than delete_days, delete
     generations left without a draft older than delete_days. Returns the three counts."""
     archive_threshold = now - timedelta(days=archive_days)
@@ -25,4 +27,4 @@ async def cleanup_old_drafts(*, db: asyncpg.Pool, archive_days: int, delete_days
             "deleted_generations": await GenerationRepository(conn).cleanup_orphaned(threshold=delete_threshold),
         }
     logger.info("cleanup completed", extra={"stats": stats})
-    return stats
+    return CleanupDraftsResult(success=True, **stats).wire()

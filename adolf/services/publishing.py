@@ -38,6 +38,7 @@ from adolf.errors import (
 )
 from adolf.logs import bind
 from adolf.models.content import ACTIVE_PUBLICATION, DeadLetter, Draft, DraftStatus, Publication, PublicationStatus
+from adolf.models.results import PublishContentResult, ReconcilePublicationsResult, RetryPublicationResult
 from adolf.services.notifications import send_alert, send_notification
 from adolf.services.office import OfficeReporter
 from adolf.services.publish_records import Accepted, PublishRecords
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 DONE = (PublicationStatus.PUBLISHED, PublicationStatus.VERIFIED, PublicationStatus.MISMATCHED)
 UNEXPECTED = "UNEXPECTED_ERROR"
 EXHAUSTED = "Превышено количество попыток."
+IN_PROGRESS = "another publication of this draft is in progress"
 OTHER_RUN_POLL = (0.25, 2.0)  # first and longest pause while another run publishes the same draft
 OTHER_RUN_DEFER = 15.0
 
@@ -83,10 +85,10 @@ async def publish_content(
     draft, latest = await records.open(draft_id)
     if draft is None:
         logger.error("draft %s not found", draft_id)
-        return {"success": False, "error": "DRAFT_NOT_FOUND"}
+        return PublishContentResult.failure("DRAFT_NOT_FOUND", "Draft not found").wire()
     if not draft.is_valid:
         logger.warning("draft %s is not valid", draft_id)
-        return {"success": False, "error": "DRAFT_NOT_VALID"}
+        return PublishContentResult.failure("DRAFT_NOT_VALID", "Draft has validation errors").wire()
     bind(draft_id=str(draft.id), sku=draft.sku, marketplace=draft.marketplace.value)
 
     earlier = _earlier_outcome_of(latest, draft, run)
@@ -129,7 +131,9 @@ def _earlier_outcome_of(
         return None
     if latest.status in DONE and (draft.status == DraftStatus.PUBLISHED or any_run or latest.job_ref == run.job_ref):
         logger.info("draft %s already published (publication %s)", draft.id, latest.id)
-        return {"success": True, "publication_id": str(latest.id), "nm_id": latest.nm_id, "already_published": True}
+        return PublishContentResult(
+            success=True, publication_id=latest.id, nm_id=latest.nm_id, already_published=True
+        ).wire()
     if latest.status == PublicationStatus.FAILED and (any_run or latest.job_ref == run.job_ref):
         return failure_result(latest)
     return None
@@ -206,10 +210,13 @@ async def _published(
     published = await records.published(accepted, record_by=run.record_by)
     if published is None:  # the row is no longer this run's: a run that outlived its lease was taken over
         logger.warning("publication %s was finished by another run", publication.id)
-        return await _earlier_outcome(db, draft, run, any_run=True) or {"success": False, "error": "CONFLICT"}
+        return (
+            await _earlier_outcome(db, draft, run, any_run=True)
+            or PublishContentResult.failure("CONFLICT", "the publication was finished by another run").wire()
+        )
     logger.info("publication completed", extra={"publication_id": str(publication.id), "nm_id": result.nm_id})
     await reporter.report_idle(metrics={"last_published_sku": draft.sku, "marketplace": draft.marketplace.value})
-    return {"success": True, "publication_id": str(publication.id), "nm_id": result.nm_id}
+    return PublishContentResult(success=True, publication_id=publication.id, nm_id=result.nm_id).wire()
 
 
 async def _try_failed(
@@ -249,14 +256,11 @@ async def fail_publication(
     if holder is not None and holder.job_ref == job_ref:
         failed = await mark_failed(db, holder, user_id, code, message, shown, job_ref=job_ref)
     if unexpected:
-        return {"success": False, "error": message}
+        return PublishContentResult.failure(code, message).wire()
     latest = failed or await repo.get_latest_for_draft(draft_id)
     if latest is not None and latest.job_ref == job_ref and latest.status == PublicationStatus.FAILED:
         return failure_result(latest)
-    result: dict[str, Any] = {"success": False, "error_code": code, "error_message": message}
-    if exhausted:
-        result["retries_exhausted"] = True
-    return result
+    return PublishContentResult.failure(code, message, retries_exhausted=exhausted).wire()
 
 
 async def mark_failed(
@@ -311,14 +315,12 @@ async def fail_after_job_failure(db: asyncpg.Pool, letter: DeadLetter) -> None:
 
 
 def failure_result(publication: Publication) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "success": False,
-        "error_code": publication.error_code,
-        "error_message": publication.error_message,
-    }
-    if is_recoverable(publication.error_code):
-        result["retries_exhausted"] = True
-    return result
+    """The publish result of a `failed` publication."""
+    return PublishContentResult.failure(
+        publication.error_code or UNEXPECTED,
+        publication.error_message,
+        retries_exhausted=is_recoverable(publication.error_code),
+    ).wire()
 
 
 async def retry_publication(
@@ -333,21 +335,25 @@ async def retry_publication(
         repo = PublicationRepository(conn)
         publication = await repo.lock(publication_id)  # a concurrent retry waits here, then sees `pending`
         if publication is None:
-            return {"success": False, "error": "PUBLICATION_NOT_FOUND"}
+            return RetryPublicationResult.failure("PUBLICATION_NOT_FOUND", "Publication not found").wire()
         if publication.status == PublicationStatus.FAILED:
             other = await repo.get_pending_for_draft(publication.draft_id)
             if other is not None:
-                return {"success": False, "error": "PUBLICATION_IN_PROGRESS", "publication_id": str(other.id)}
+                return RetryPublicationResult.failure(
+                    "PUBLICATION_IN_PROGRESS", IN_PROGRESS, publication_id=other.id
+                ).wire()
             try:
                 async with conn.transaction():
                     await repo.reset_for_retry(publication_id)
             except asyncpg.UniqueViolationError:  # a publish run created a new one meanwhile
-                return {"success": False, "error": "PUBLICATION_IN_PROGRESS"}
+                return RetryPublicationResult.failure("PUBLICATION_IN_PROGRESS", IN_PROGRESS).wire()
         elif publication.status != PublicationStatus.PENDING:
-            return {"success": False, "error": "PUBLICATION_NOT_FAILED"}
+            return RetryPublicationResult.failure(
+                "PUBLICATION_NOT_FAILED", f"only a failed publication is retried; this one is {publication.status}"
+            ).wire()
     job_id = await enqueue_publish(publication.draft_id, user_id)
     logger.info("scheduled publish for publication %s", publication_id, extra={"publish_job_id": job_id})
-    return {"success": True, "message": "Publication retry scheduled", "job_id": job_id}
+    return RetryPublicationResult(success=True, message="Publication retry scheduled", job_id=job_id).wire()
 
 
 async def reconcile_publications(
@@ -356,7 +362,7 @@ async def reconcile_publications(
     job_alive: JobAlive,
     enqueue_publish: EnqueuePublish,
     threshold: datetime,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Publications `processing` since before `threshold` whose run no longer exists (a Redis restart lost the queue,
     a dead letter could not run its hook): published again by a new run, or failed with a notification when their
     draft can no longer be published. One operator alert says how many."""
@@ -392,4 +398,4 @@ async def reconcile_publications(
             message=f"{len(ids)} publication(s) were left processing by a lost job and have been published again",
             data={"count": len(ids), "publication_ids": ids[:50]},
         )
-    return {"checked": len(stale), "requeued": len(requeued), "failed": failed}
+    return ReconcilePublicationsResult(success=True, checked=len(stale), requeued=len(requeued), failed=failed).wire()

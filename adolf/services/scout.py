@@ -20,6 +20,13 @@ import asyncpg
 
 from adolf.db.repositories.scout import Niche, ScoutRepository
 from adolf.errors import AdolfError, Deferred, InvalidJobArgs, MarketplaceError, NotFound
+from adolf.models.results import (
+    AnalyzeNicheResult,
+    CleanupAnalysesResult,
+    ExportReportResult,
+    OpportunityScoreResult,
+    UpdateTrendDataResult,
+)
 from adolf.models.scout import (
     AnalysisParams,
     AnalysisResult,
@@ -142,7 +149,7 @@ async def update_trend_data(
         await reporter.report_error(f"Обновление трендов: {errors[0]}")
     else:
         await reporter.report_idle(metrics={"trends_updated": counts["updated"], "last_update": now.isoformat()})
-    return {"success": True, **counts, "failures": errors[:20]}
+    return UpdateTrendDataResult(success=True, **counts, failures=errors[:20]).wire()
 
 
 async def _all_or_none(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
@@ -225,25 +232,19 @@ async def analyze_niche(
         )
     if enqueue_score is not None:
         await enqueue_score(niche_id)
-    return {"success": True, "analysis_id": str(analysis_id), **document}
+    return AnalyzeNicheResult(success=True, analysis_id=analysis_id, **dict(result)).wire()
 
 
 async def fail_analysis(
     *, db: asyncpg.Pool, reporter: OfficeReporter, analysis_id: UUID, niche_id: UUID, error: Exception
 ) -> dict[str, Any]:
     """analyze_niche's final failure: the analysis row says why, the agent reports the error."""
-    code = getattr(error, "code", type(error).__name__)
+    code = str(getattr(error, "code", None) or type(error).__name__)
     message = str(error) or type(error).__name__
     repo = ScoutRepository(db)
     await repo.fail_analysis(analysis_id, niche_id, f"{code}: {message}")
     await reporter.report_error(f"Анализ ниши: {message}")
-    return {
-        "success": False,
-        "analysis_id": str(analysis_id),
-        "niche_id": str(niche_id),
-        "error_code": code,
-        "error": message,
-    }
+    return AnalyzeNicheResult.failure(code, message, analysis_id=analysis_id, niche_id=niche_id).wire()
 
 
 # ---------------------------------------------------------------- calculate_opportunity_score
@@ -254,7 +255,7 @@ async def calculate_opportunity_score(*, db: asyncpg.Pool, pool: AnalysisPool, n
     repo = ScoutRepository(db)
     niche = await repo.niche(niche_id)
     if niche is None:
-        return {"success": False, "niche_id": str(niche_id), "error_code": "NOT_FOUND", "error": "no such niche"}
+        return OpportunityScoreResult.failure("NOT_FOUND", f"niche {niche_id} does not exist", niche_id=niche_id).wire()
     latest = await repo.latest_analysis(niche_id)
     params = AnalysisParams.model_validate(latest.params) if latest is not None else None
     points, segments = await repo.trends(niche_id), await repo.segments(niche_id)
@@ -263,17 +264,17 @@ async def calculate_opportunity_score(*, db: asyncpg.Pool, pool: AnalysisPool, n
             tasks.score, points, segments, params, NicheRef.model_validate(niche.model_dump())
         )
     except tasks.InsufficientData as exc:
-        return {"success": False, "niche_id": str(niche_id), "error_code": "INSUFFICIENT_DATA", "error": str(exc)}
+        return OpportunityScoreResult.failure("INSUFFICIENT_DATA", str(exc), niche_id=niche_id).wire()
     components = [c.model_dump(mode="json") for c in score.components]
     found = [o.model_dump(mode="json") for o in opportunities]
     await repo.store_score(niche_id, score.value, components, found)
-    return {
-        "success": True,
-        "niche_id": str(niche_id),
-        "opportunity_score": score.value,
-        "components": components,
-        "opportunities": len(found),
-    }
+    return OpportunityScoreResult(
+        success=True,
+        niche_id=niche_id,
+        opportunity_score=score.value,
+        components=score.components,
+        opportunities=len(found),
+    ).wire()
 
 
 # ---------------------------------------------------------------- export_report
@@ -297,14 +298,9 @@ async def export_report(
     except asyncpg.ForeignKeyViolationError:  # cleanup deleted the analysis while its report was drawn
         await asyncio.to_thread(path.unlink, missing_ok=True)
         return _export_failed(analysis_id, fmt, "NOT_FOUND", f"analysis {analysis_id} was deleted meanwhile")
-    return {
-        "success": True,
-        "analysis_id": str(analysis_id),
-        "report_id": str(report.id),
-        "format": fmt.value,
-        "path": str(path),
-        "size_bytes": size,
-    }
+    return ExportReportResult(
+        success=True, analysis_id=analysis_id, report_id=report.id, format=fmt, path=str(path), size_bytes=size
+    ).wire()
 
 
 def _report_directory(reports_dir: Path) -> Path:
@@ -314,19 +310,13 @@ def _report_directory(reports_dir: Path) -> Path:
 
 
 def _export_failed(analysis_id: UUID, fmt: ReportFormat, code: str, message: str) -> dict[str, Any]:
-    return {
-        "success": False,
-        "analysis_id": str(analysis_id),
-        "format": fmt.value,
-        "error_code": code,
-        "error": message,
-    }
+    return ExportReportResult.failure(code, message, analysis_id=analysis_id, format=fmt).wire()
 
 
 # ---------------------------------------------------------------- cleanup_old_analyses
 
 
-async def cleanup_old_analyses(*, db: asyncpg.Pool, keep_days: int, now: datetime) -> dict[str, int]:
+async def cleanup_old_analyses(*, db: asyncpg.Pool, keep_days: int, now: datetime) -> dict[str, Any]:
     """Delete analyses older than keep_days with their reports' files: files first, so no file outlives its row."""
     repo = ScoutRepository(db)
     before = now - timedelta(days=keep_days)
@@ -343,4 +333,4 @@ async def cleanup_old_analyses(*, db: asyncpg.Pool, keep_days: int, now: datetim
         counts["analyses_deleted"] += await repo.delete_analyses([analysis_id for analysis_id, _ in batch])
         if len(batch) < CLEANUP_BATCH:
             break
-    return counts
+    return CleanupAnalysesResult(success=True, **counts).wire()

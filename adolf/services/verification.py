@@ -23,6 +23,7 @@ from adolf.adapters import Adapters, Card
 from adolf.db.repositories.publications import PublicationRepository
 from adolf.errors import MarketplaceError
 from adolf.models.content import Publication
+from adolf.models.results import SyncPublicationStatusResult
 from adolf.services.notifications import send_notification
 from adolf.services.office import OfficeReporter
 
@@ -34,7 +35,7 @@ APPLY_TIME = {"wb": timedelta(minutes=30)}  # research/marketplaces.md 1.2: sync
 
 async def sync_publication_status(
     *, db: asyncpg.Pool, adapters: Adapters, reporter: OfficeReporter, now: datetime
-) -> dict[str, int]:
+) -> dict[str, Any]:
     await reporter.report_working("Проверка опубликованного контента")
     publications = await PublicationRepository(db).get_recent_published(threshold=now - WINDOW)
     stats = {"checked": 0, "verified": 0, "mismatched": 0, "pending": 0, "errors": 0, "rejected": 0}
@@ -54,7 +55,7 @@ async def sync_publication_status(
             stats[await _check(db, publication, card, now)] += 1
     logger.info("sync completed", extra={"stats": stats})
     await reporter.report_idle(metrics={"last_sync": now.isoformat(), "last_sync_stats": stats})
-    return stats
+    return SyncPublicationStatusResult(success=True, **stats).wire()
 
 
 async def _rejections(adapters: Adapters, publications: list[Publication]) -> dict[Any, str]:

@@ -21,6 +21,7 @@ from adolf.errors import Deferred, InvalidJobArgs, JobTimedOut, error_code_of, i
 from adolf.logs import DEAD_LETTER_LINE, folded_into_outcome, log_context
 from adolf.models.content import DeadLetter
 from adolf.models.jobs import result_failure
+from adolf.models.results import shape_problem
 from adolf.workers import metrics
 from adolf.workers.context import JobContext
 from adolf.workers.history import JobRun
@@ -28,6 +29,9 @@ from adolf.workers.registry import JobSpec
 from adolf.workers.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
+
+# a finished job's result that is not its model's shape (adolf/models/results.py); the tests fail on this line
+RESULT_SHAPE_LINE = "RESULT_SHAPE job %s returned a result of another shape: %s"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ async def execute(spec: JobSpec, job: JobContext, args: tuple[Any, ...], kwargs:
             raise
         except Exception as exc:
             return await _on_failure(spec, job, arguments, exc, args, kwargs, started)
+        check_shape(job.job_name, result)
         failure = result_failure(result)
         if failure is not None:  # a finished job that says it failed (a failed publication, a missing draft)
             _log_outcome(job, "failed", started, result=result, error_code=failure[0], error=failure[1])
@@ -126,6 +131,7 @@ async def _on_failure(
         return Again(delay)
     result = await _finalize(spec, job, arguments, exc)
     if result is not None:
+        check_shape(job.job_name, result)
         _log_outcome(job, "failed", started, error=exc, result=result)
         return Done(result, failed=True)
     outcome = "invalid_args" if isinstance(exc, InvalidJobArgs) else "failed"
@@ -133,6 +139,14 @@ async def _on_failure(
         await job.resources.dead_letters.record(letter_of(job, exc, args, kwargs))
     _log_outcome(job, outcome, started, error=exc, **_letter_fields(stored))
     return Failed(exc)
+
+
+def check_shape(job_name: str, result: Any) -> None:
+    """One RESULT_SHAPE error line when a finished job's result is not its model's JSON form; the job's outcome is
+    what the result says all the same (a wrong shape is a bug to fix, not a failed run)."""
+    problem = shape_problem(job_name, result)
+    if problem is not None:
+        logger.error(RESULT_SHAPE_LINE, job_name, problem, extra={"result_shape": problem})
 
 
 def _letter_fields(stored: dict[str, Any]) -> dict[str, Any]:

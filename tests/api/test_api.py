@@ -77,6 +77,21 @@ async def test_publish_as_seed_7_10(api, db, tokens, burst, marketplace):
     assert (await call(api, "GET", "/publish/nope/status", token))[0] == 404
 
 
+async def test_a_failed_publications_status_and_job_carry_its_error_code_and_message(api, tokens, client, burst):
+    job = await client.publish_content(draft_id=uuid4(), user_id=USER_ID)  # a draft deleted after the enqueue
+    await burst(["content_high"])
+    status, done = await call(api, "GET", f"/publish/{job.job_id}/status", tokens["read"])
+    assert status == 200 and (done["outcome"], done["error_code"], done["error_message"]) == (
+        "failed",
+        "DRAFT_NOT_FOUND",
+        "Draft not found",
+    )
+    assert done["result"]["error_code"] == "DRAFT_NOT_FOUND" and "error" not in done and "error" not in done["result"]
+    status, detail = await call(api, "GET", f"/jobs/{job.job_id}", tokens["read"])
+    assert status == 200 and (detail["error_code"], detail["error_message"]) == ("DRAFT_NOT_FOUND", "Draft not found")
+    assert "error" not in detail and detail["runs"][0]["error_message"] == "Draft not found"
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [

@@ -10,6 +10,7 @@ import pytest
 
 from adolf.db.pool import STATEMENTS
 from adolf.limits import DOCUMENTED_RATE_LIMITS, scaled
+from adolf.models.results import PublishContentResult
 from tests.conftest import make_settings
 from tests.support.factories import USER_ID, make_draft
 from tests.support.waiting import eventually
@@ -50,7 +51,8 @@ async def test_300_wb_drafts_go_in_a_few_full_requests_at_the_documented_limits(
     by_draft = {p["draft_id"]: p for p in await rows.publications()}
     for draft, result in zip(drafts, results, strict=True):
         publication = by_draft[draft.id]
-        assert result == {"success": True, "publication_id": str(publication["id"]), "nm_id": publication["nm_id"]}
+        expected = PublishContentResult(success=True, publication_id=publication["id"], nm_id=publication["nm_id"])
+        assert result == expected.wire()
         assert publication["status"] == "published" and publication["published_at"] is not None
         assert (publication["retry_count"], publication["error_code"]) == (0, None)
     assert group.workers["content_high"].jobs_retried == 0

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from adolf.client import queue_for
 from adolf.db.repositories.publications import PublicationRepository
 from adolf.models.content import PublicationStatus
+from adolf.models.results import RetryPublicationResult
 from adolf.services.publish_records import PublishRecords
 from adolf.workers.registry import Registry
 from tests.support.factories import USER_ID, make_draft, make_publication
@@ -63,7 +64,12 @@ async def test_retry_publication_neither_waits_for_nor_doubles_a_publication_in_
     answer = await retry.result(timeout=10)
     assert (await publish.status()).value == "in_progress"  # answered without waiting for the publish job
     in_flight = await db.fetchval("SELECT id FROM publications WHERE status = 'processing'")
-    assert answer == {"success": False, "error": "PUBLICATION_IN_PROGRESS", "publication_id": str(in_flight)}
+    assert (
+        answer
+        == RetryPublicationResult.failure(
+            "PUBLICATION_IN_PROGRESS", "another publication of this draft is in progress", publication_id=in_flight
+        ).wire()
+    )
     await publish.result(timeout=30)
     statuses = {p["id"]: p["status"] for p in await rows.publications(draft.id)}
     assert statuses[failed.id] == "failed" and sorted(statuses.values()) == ["failed", "published"]

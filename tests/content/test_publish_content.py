@@ -4,6 +4,7 @@ from uuid import uuid4
 
 import pytest
 
+from adolf.models.results import PublishContentResult
 from tests.conftest import make_settings
 from tests.content.conftest import office_state
 from tests.support.factories import USER_ID, make_draft
@@ -27,7 +28,10 @@ async def test_success_publishes_records_notifies_and_reports(mp, db, redis, mar
 
     result = (await job.result_info()).result
     [publication] = await rows.publications(draft.id)
-    assert result == {"success": True, "publication_id": str(publication["id"]), "nm_id": publication["nm_id"]}
+    assert (
+        result
+        == PublishContentResult(success=True, publication_id=publication["id"], nm_id=publication["nm_id"]).wire()
+    )
     if mp != "ym":  # YM's update answer carries no market SKU
         assert publication["nm_id"] == str(seeded["id"])
     assert publication["status"] == "published" and publication["published_at"] is not None
@@ -50,7 +54,15 @@ async def test_success_publishes_records_notifies_and_reports(mp, db, redis, mar
 async def test_draft_not_found(db, client, burst, rows):
     job = await client.publish_content(draft_id=uuid4(), user_id=USER_ID)
     await burst(["content_high"])
-    assert (await job.result_info()).result == {"success": False, "error": "DRAFT_NOT_FOUND"}
+    assert (await job.result_info()).result == {
+        "success": False,
+        "error_code": "DRAFT_NOT_FOUND",
+        "error_message": "Draft not found",
+        "publication_id": None,
+        "nm_id": None,
+        "already_published": False,
+        "retries_exhausted": False,
+    }
     assert await rows.publications() == []
 
 
@@ -58,7 +70,9 @@ async def test_draft_not_valid(db, client, burst, rows, marketplace):
     draft = await make_draft(db, is_valid=False, validation_errors=["title too long"])
     job = await publish(client, draft)
     await burst(["content_high"])
-    assert (await job.result_info()).result == {"success": False, "error": "DRAFT_NOT_VALID"}
+    assert (await job.result_info()).result == PublishContentResult.failure(
+        "DRAFT_NOT_VALID", "Draft has validation errors"
+    ).wire()
     assert await rows.publications() == [] and await marketplace.control("GET", "/requests") == []
 
 
@@ -132,7 +146,7 @@ async def test_a_permanent_error_fails_at_once(mp, kind, code, db, marketplace, 
     info = await job.result_info()
     assert info.job_try == 1 and group.workers["content_high"].jobs_retried == 0
     assert info.result["success"] is False and info.result["error_code"] == code
-    assert "retries_exhausted" not in info.result
+    assert info.result["retries_exhausted"] is False and info.result["error_message"]
     [publication] = await rows.publications(draft.id)
     assert (publication["status"], publication["error_code"]) == ("failed", code)
     assert publication["api_response"], "the marketplace's own account of the failure is kept"

@@ -12,6 +12,7 @@ import pytest
 
 from adolf.adapters import Adapters
 from adolf.adapters.wb import WildberriesAdapter
+from adolf.models.results import PublishContentResult
 from adolf.services.office import build_reporters
 from adolf.services.publishing import PublishRun, fail_publication, publish_content
 from tests.support.factories import USER_ID, make_draft
@@ -72,7 +73,7 @@ async def test_the_final_unexpected_error_fails_the_publication_and_notifies(db,
     this_run = run()
     error = await _publish_raising(db, redis, buggy, draft, this_run)
     result = await fail_publication(draft.id, USER_ID, error, db=db, job_ref=this_run.job_ref)
-    assert result == {"success": False, "error": "division by zero in a card formatter"}
+    assert result == PublishContentResult.failure("UNEXPECTED_ERROR", "division by zero in a card formatter").wire()
     [publication] = await rows.publications(draft.id)
     assert (publication["status"], publication["error_code"]) == ("failed", "UNEXPECTED_ERROR")
     [note] = await rows.notifications("content.publish_error")

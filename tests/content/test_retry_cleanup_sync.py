@@ -6,8 +6,11 @@ from uuid import uuid4
 from adolf.adapters import CardContent
 from adolf.db.repositories.generations import GenerationRepository
 from adolf.models.content import DraftStatus, PublicationStatus
+from adolf.models.results import RetryPublicationResult
 from tests.support.factories import USER_ID, make_draft, make_publication
 from tests.support.waiting import eventually
+
+OK = {"success": True, "error_code": None, "error_message": None}
 
 
 async def test_retry_publication_republishes_a_failed_publication(db, marketplace, client, burst, rows):
@@ -38,8 +41,12 @@ async def test_retry_publication_refuses_other_statuses_and_missing_rows(db, cli
     missing = await client.retry_publication(publication_id=uuid4(), user_id=USER_ID)
     await burst(["content_high"])
 
-    assert (await not_failed.result_info()).result == {"success": False, "error": "PUBLICATION_NOT_FAILED"}
-    assert (await missing.result_info()).result == {"success": False, "error": "PUBLICATION_NOT_FOUND"}
+    assert (await not_failed.result_info()).result == RetryPublicationResult.failure(
+        "PUBLICATION_NOT_FAILED", "only a failed publication is retried; this one is published"
+    ).wire()
+    assert (await missing.result_info()).result == RetryPublicationResult.failure(
+        "PUBLICATION_NOT_FOUND", "Publication not found"
+    ).wire()
     assert [p["status"] for p in await rows.publications()] == ["published"]
 
 
@@ -56,7 +63,12 @@ async def test_cleanup_old_drafts_applies_both_thresholds_and_returns_the_counts
     job = await client.cleanup_old_drafts(archive_days=30, delete_days=90)
     await burst(["content_low"])
 
-    assert (await job.result_info()).result == {"archived_drafts": 1, "deleted_drafts": 1, "deleted_generations": 1}
+    assert (await job.result_info()).result == {
+        **OK,
+        "archived_drafts": 1,
+        "deleted_drafts": 1,
+        "deleted_generations": 1,
+    }
     statuses = sorted(r["status"] for r in await db.fetch("SELECT status FROM content_drafts"))
     assert statuses == ["archived", "archived", "rejected"]
 
@@ -89,7 +101,7 @@ async def test_sync_verifies_flags_mismatches_and_counts_errors(db, marketplace,
     await burst(["content_default"])
 
     stats = (await job.result_info()).result
-    assert stats == {"checked": 5, "verified": 2, "mismatched": 1, "pending": 0, "errors": 2, "rejected": 0}
+    assert stats == {**OK, "checked": 5, "verified": 2, "mismatched": 1, "pending": 0, "errors": 2, "rejected": 0}
     by_id = {p["id"]: p for p in await rows.publications()}
     assert [by_id[p.id]["status"] for p in (ok, oz, diff, missing, broken, old)] == [
         "verified",
@@ -129,7 +141,7 @@ async def test_office_heartbeat_beats_for_both_content_factory_agents(redis, cli
 
     job = await client.enqueue("content_factory.tasks.office_heartbeat")
     await burst(["content_low"])
-    assert (await job.result_info()).result == {"success": True, "agents": 2}
+    assert (await job.result_info()).result == {**OK, "agents": 2}
     for agent_id, name in (("content_descriptions", "Генератор описаний"), ("content_seo", "SEO оптимизатор")):
         state = await office_state(redis, agent_id)
         assert (state["name"], state["department"], state["salary_equivalent"]) == (name, "content_factory", 60000)
@@ -164,6 +176,7 @@ async def test_sync_reads_cards_back_in_pages_not_one_request_per_card(db, marke
     await burst(["content_default"])
 
     assert (await job.result_info()).result == {
+        **OK,
         "checked": 450,
         "verified": 450,
         "mismatched": 0,

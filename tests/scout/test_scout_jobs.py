@@ -152,7 +152,14 @@ async def test_cleanup_old_analyses_deletes_rows_and_files_together(db, client, 
     job = await client.cleanup_old_analyses(keep_days=90)
     await burst(SCOUT_LANES)
     result = (await job.result_info()).result
-    assert result == {"analyses_deleted": 1, "files_deleted": 1, "files_missing": 0}
+    assert result == {
+        "success": True,
+        "error_code": None,
+        "error_message": None,
+        "analyses_deleted": 1,
+        "files_deleted": 1,
+        "files_missing": 0,
+    }
     assert not old_file.exists()
     remaining = {r["id"] for r in await db.fetch("SELECT id FROM niche_analyses")}
     assert remaining == {UUID(fresh_id)}
@@ -162,7 +169,7 @@ async def test_cleanup_old_analyses_deletes_rows_and_files_together(db, client, 
 async def test_scout_heartbeat(redis, client, burst):
     job = await client.enqueue("scout.tasks.office_heartbeat")
     await burst(SCOUT_LANES)
-    assert (await job.result_info()).result == {"success": True}
+    assert (await job.result_info()).result == {"success": True, "error_code": None, "error_message": None, "agents": 1}
     state = await office_state(redis, "scout_niche")
     assert state["last_heartbeat"] and state["department"] == "scout" and state["fte_coefficient"] == 1.0
 

@@ -8,6 +8,7 @@ from uuid import uuid4
 import asyncpg
 
 from adolf.db.pool import create_pool
+from adolf.models.results import PublishContentResult
 from adolf.workers.history import JobHistory, JobRun, delete_old_runs
 
 
@@ -78,7 +79,8 @@ async def test_every_run_is_in_the_history_and_a_reported_failure_is_a_failed_ru
     rows = {r["job_id"]: r for r in await db.fetch("SELECT * FROM job_runs")}
     failed = rows[publish.job_id]
     assert (failed["status"], failed["error_code"], failed["draft_id"]) == ("failed", "DRAFT_NOT_FOUND", missing)
-    assert failed["result"] == {"success": False, "error": "DRAFT_NOT_FOUND"}
+    assert failed["result"] == PublishContentResult.failure("DRAFT_NOT_FOUND", "Draft not found").wire()
+    assert failed["error_message"] == "Draft not found"
     assert failed["args"] == {"draft_id": str(missing), "user_id": str(USER_ID)}
     assert rows[cleanup.job_id]["status"] == "success" and rows[cleanup.job_id]["lane"] == "content_low"
     info = await client.job_info(publish.job_id)

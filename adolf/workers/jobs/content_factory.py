@@ -11,6 +11,7 @@ from uuid import UUID
 
 from adolf.errors import Deferred
 from adolf.models.jobs import CleanupDraftsArgs, DeadLetterArgs, NoArgs, PublishContentArgs, RetryPublicationArgs
+from adolf.models.results import HandleFailedTaskResult, OfficeHeartbeatResult
 from adolf.services import cleanup, publishing, verification
 from adolf.services.office import CONTENT_FACTORY_AGENTS
 from adolf.workers.arq_seam import JobStatus, job_alive
@@ -75,7 +76,7 @@ async def retry_publication(job: JobContext, args: RetryPublicationArgs) -> dict
     )
 
 
-async def reconcile_publications(job: JobContext, args: NoArgs) -> dict[str, int]:
+async def reconcile_publications(job: JobContext, args: NoArgs) -> dict[str, Any]:
     """Publications left `processing` by a job that no longer exists are published again (or failed)."""
     settings = job.resources.settings
     stale_after = timedelta(seconds=settings.publish_hard_timeout + settings.job_lease_seconds)
@@ -87,13 +88,13 @@ async def reconcile_publications(job: JobContext, args: NoArgs) -> dict[str, int
     )
 
 
-async def cleanup_old_drafts(job: JobContext, args: CleanupDraftsArgs) -> dict[str, int]:
+async def cleanup_old_drafts(job: JobContext, args: CleanupDraftsArgs) -> dict[str, Any]:
     return await cleanup.cleanup_old_drafts(
         db=job.resources.db, archive_days=args.archive_days, delete_days=args.delete_days, now=datetime.now(UTC)
     )
 
 
-async def sync_publication_status(job: JobContext, args: NoArgs) -> dict[str, int]:
+async def sync_publication_status(job: JobContext, args: NoArgs) -> dict[str, Any]:
     resources = job.resources
     return await verification.sync_publication_status(
         db=resources.db, adapters=resources.adapters, reporter=resources.office["content_seo"], now=datetime.now(UTC)
@@ -104,10 +105,12 @@ async def office_heartbeat(job: JobContext, args: NoArgs) -> dict[str, Any]:
     """Appendix B.3: a heartbeat for both Content Factory agents."""
     for agent_id in CONTENT_FACTORY_AGENTS:
         await job.resources.office[agent_id].heartbeat()
-    return {"success": True, "agents": len(CONTENT_FACTORY_AGENTS)}
+    return OfficeHeartbeatResult(success=True, agents=len(CONTENT_FACTORY_AGENTS)).wire()
 
 
 async def handle_failed_task(job: JobContext, args: DeadLetterArgs) -> dict[str, Any]:
     """§7.9.3: store a finally failed job whose dead letter could not be written at once."""
     row = await job.resources.dead_letters.store(args)
-    return {"stored": row is not None, "failed_job_id": None if row is None else row.id}
+    return HandleFailedTaskResult(
+        success=True, stored=row is not None, failed_job_id=None if row is None else row.id
+    ).wire()

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from adolf.models.jobs import AnalyzeNicheArgs, CleanupAnalysesArgs, ExportReportArgs, NicheArgs, NoArgs
+from adolf.models.results import OfficeHeartbeatResult
 from adolf.services import scout
 from adolf.workers.context import JobContext
 
@@ -85,11 +86,11 @@ async def export_report(job: JobContext, args: ExportReportArgs) -> dict[str, An
     )
 
 
-async def cleanup_old_analyses(job: JobContext, args: CleanupAnalysesArgs) -> dict[str, int]:
+async def cleanup_old_analyses(job: JobContext, args: CleanupAnalysesArgs) -> dict[str, Any]:
     return await scout.cleanup_old_analyses(db=job.resources.db, keep_days=args.keep_days, now=datetime.now(UTC))
 
 
 async def office_heartbeat(job: JobContext, args: NoArgs) -> dict[str, Any]:
     """Seed 002 §7.4: the Scout agent's heartbeat."""
     await job.resources.office[SCOUT_AGENT].heartbeat()
-    return {"success": True}
+    return OfficeHeartbeatResult(success=True, agents=1).wire()
