@@ -25,6 +25,7 @@ from adolf.job_contracts import CONTRACTS, JobCatalog, NamedJob, ping_contract
 from adolf.lanes import LANES
 from adolf.models.jobs import result_failure
 from adolf.queueing import ArqRedis, Job, JobStatus
+from adolf.serialization import JobFailed
 from adolf.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -161,14 +162,24 @@ class AdolfClient:
 
     async def find(self, job_id: str) -> Job:
         """A handle on a job by id alone: finds which lane's queue holds it."""
+        return self.job(job_id, await self._queue_of(job_id))
+
+    async def abort(self, job_id: str) -> bool:
+        """Abort a job that is queued, deferred, waiting for its next try or running: it fails for good with code
+        ABORTED (a dead letter, retryable), a running one within a third of a lease. False: no such job, or it has
+        finished already."""
+        queue = await self._queue_of(job_id)
+        return queue is not None and await queueing.abort(self.redis, job_id, queue)
+
+    async def _queue_of(self, job_id: str) -> str | None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for lane in LANES.values():
                 pipe.zscore(lane.queue, job_id)
             scores = await pipe.execute()
         for lane, score in zip(LANES.values(), scores, strict=True):
             if score is not None:
-                return self.job(job_id, lane.queue)
-        return self.job(job_id)
+                return lane.queue
+        return None
 
     async def result(self, job_id: str, *, timeout: float | None = None, poll_delay: float = 0.1) -> Any:
         """Wait for a job's result by id alone; re-raises a failed job's error as JobFailed."""
@@ -191,11 +202,18 @@ class AdolfClient:
                 finished_at=_iso(result.finish_time),
                 tries=result.job_try,
             )
-            failure = result_failure(result.result) if result.success else ("JOB_FAILED", str(result.result))
+            failure = result_failure(result.result) if result.success else _raised(result.result)
             info["outcome"] = "success" if failure is None else "failed"
             if failure is not None:
-                info["error_code"], info["error"] = failure
+                info["error_code"], info["error_message"] = failure
         return info
+
+
+def _raised(error: Any) -> tuple[str, str]:
+    """(code, message) of a job that ended by raising (its result is the JobFailed it raised)."""
+    if isinstance(error, JobFailed):
+        return error.code or "JOB_FAILED", error.message
+    return "JOB_FAILED", str(error)
 
 
 def _iso(value: datetime | None) -> str | None:

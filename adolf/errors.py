@@ -15,6 +15,7 @@ Our exception hierarchy::
     ├── InfraError                    INFRA_ERROR     yes   (Redis or PostgreSQL unreachable), alerts
     ├── InvalidJobArgs                INVALID_ARGS    no    (a malformed job: never retried)
     ├── JobTimedOut                   TIMEOUT         no    (the job's hard time limit)
+    ├── JobAborted                    ABORTED         no    (an operator aborted it: API, dashboard, CLI)
     ├── RetryLater                    (its cause's)   yes   a job reports a recoverable failure by code
     └── Deferred                      (control flow)  the job runs again later and that costs no try
                                                         (a rate-limit slot or a busy resource is far away)
@@ -116,6 +117,13 @@ class JobTimedOut(AdolfError):
     """The job ran past its hard time limit."""
 
     code = "TIMEOUT"
+
+
+class JobAborted(AdolfError):
+    """An operator aborted the job (`POST /jobs/{id}/abort`, the dashboard, `adolf job abort ID`): it stops where it
+    is and fails for good, as a dead letter that can be retried."""
+
+    code = "ABORTED"
 
 
 class RetryLater(AdolfError):

@@ -45,6 +45,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     job.add_argument("job_id")
     job.set_defaults(run=cmd_job)
 
+    abort = sub.add_parser("abort", help="abort a queued, deferred or running job by id (exit 1 if none)")
+    abort.add_argument("job_id")
+    abort.set_defaults(run=cmd_abort)
+
     failed = sub.add_parser("failed", help="the dead letters (failed_jobs): list, retry, purge")
     failed_sub = failed.add_subparsers(dest="failed", required=True)
     listing = failed_sub.add_parser("list", help="the latest finally failed jobs")
@@ -120,6 +124,75 @@ async def queue_stats(redis: Any, now_ms: float | None = None) -> list[dict[str,
             {"lane": lane.name, "queued": depth, "due": due, "oldest_due_s": oldest, "worker_polling": bool(polled)}
         )
     return stats
+
+
+async def active_jobs(redis: Any, *, lane: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The jobs in the lanes' queues now, earliest first per lane: queued (due), deferred, or running."""
+    lanes = [LANES[lane]] if lane else list(LANES.values())
+    now_ms = time.time() * 1000
+    async with redis.pipeline(transaction=False) as pipe:
+        for each in lanes:
+            pipe.zrange(each.queue, 0, limit - 1, withscores=True)
+        listed = await pipe.execute()
+    entries = [(each, _text(job_id), score) for each, ids in zip(lanes, listed, strict=True) for job_id, score in ids]
+    async with redis.pipeline(transaction=False) as pipe:
+        for _, job_id, _ in entries:
+            pipe.get(queueing.job_key(job_id))
+            pipe.exists(queueing.in_progress_key(job_id))
+            pipe.get(queueing.retry_key(job_id))
+            pipe.zscore(queueing.ABORT_KEY, job_id)
+        details = await pipe.execute()
+    jobs = []
+    for index, (each, job_id, score) in enumerate(entries):
+        raw, running, tries, abort_asked = details[4 * index : 4 * index + 4]
+        payload = _payload(raw)
+        state = "running" if running else ("queued" if score <= now_ms else "deferred")
+        jobs.append(
+            {
+                "job_id": job_id,
+                "lane": each.name,
+                "state": state,
+                "function": payload.get("f"),
+                "args": payload.get("k") or {},
+                "tries": int(tries or 0),
+                "due_at": _iso_ms(score),
+                "enqueued_at": _iso_ms(payload.get("et")),
+                "abort_requested": abort_asked is not None,
+            }
+        )
+    return jobs
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _payload(raw: Any) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _iso_ms(value: Any) -> str | None:
+    if not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value / 1000, UTC).isoformat()
+
+
+def cmd_abort(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        client = await _client(settings)
+        try:
+            if not await client.abort(args.job_id):
+                raise OpsError(f"no queued, deferred or running job {args.job_id!r} (a finished job cannot be aborted)")
+        finally:
+            await client.close()
+        print(f"abort requested: {args.job_id} (a running job stops within a third of ADOLF_JOB_LEASE_SECONDS)")
+        return 0
+
+    return _run("abort", work)
 
 
 def cmd_queues(settings: Settings, args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import (
+    abort_jobs_ss,
     health_check_key_suffix,
     in_progress_key_prefix,
     job_key_prefix,
@@ -35,6 +36,7 @@ from adolf.serialization import deserialize, serialize
 
 __all__ = ["ArqRedis", "Job", "JobStatus", "connect", "enqueue", "job_handle"]
 
+ABORT_KEY = abort_jobs_ss  # arq's sorted set of job ids to abort ("arq:abort"), scored by when it was asked
 EXPIRES_EXTRA_MS = 86_400_000  # arq's default: a job not started a day after its time expires
 WAKE_PREFIX = "adolf:wake:"
 
@@ -189,6 +191,34 @@ async def enqueue(
         now_ms=now_ms,
     )
     return job_handle(job_id, redis, queue) if enqueued else None
+
+
+# KEYS: job, queue, wake, abort. ARGV: job id, now ms. Marks a job that still exists (queued, deferred, waiting for
+# its next try, or running) to be aborted; a job not due yet is made due, so a worker picks it up and ends it. 1 =
+# marked, 0 = no such job (unknown, or finished already).
+_ABORT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if score and tonumber(score) > tonumber(ARGV[2]) then redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[1]) end
+redis.call('LPUSH', KEYS[3], 1)
+redis.call('LTRIM', KEYS[3], 0, 0)
+return 1
+"""
+
+_abort_scripts: weakref.WeakKeyDictionary[ArqRedis, Any] = weakref.WeakKeyDictionary()
+
+
+async def abort(redis: ArqRedis, job_id: str, queue: str) -> bool:
+    """Ask the workers to abort a job that still exists; False when there is no such job (or it has finished).
+
+    A job not started yet fails without running; a running one is cancelled within a third of a lease
+    (ADOLF_JOB_LEASE_SECONDS / 3). Either way it ends as a failure with code ABORTED and a dead letter."""
+    script = _abort_scripts.get(redis)
+    if script is None:
+        script = _abort_scripts[redis] = redis.register_script(_ABORT)
+    keys = [job_key(job_id), queue, wake_key(queue), ABORT_KEY]
+    return bool(await script(keys=keys, args=[job_id, int(time.time() * 1000)]))
 
 
 def job_handle(job_id: str, redis: ArqRedis, queue: str) -> Job:

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     health_port: int = 8081
     api_host: str = "127.0.0.1"  # `adolf api`
     api_port: int = 8080
+    job_history: bool = True  # every job run is a row of job_runs (false: no history, e.g. to compare its cost)
     job_history_days: int = Field(default=30, ge=1)  # job_runs older than this are deleted daily
 
     # --- Content Factory time limits (seed §7.4/§7.7)

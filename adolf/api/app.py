@@ -24,6 +24,7 @@ from adolf.db.repositories.drafts import DraftRepository
 from adolf.db.repositories.failed_jobs import FailedJobRepository
 from adolf.db.repositories.scout import ScoutRepository
 from adolf.errors import InvalidJobArgs
+from adolf.lanes import LANES
 from adolf.models.scout import AnalysisParams, ReportFormat
 from adolf.services.office import all_agents
 
@@ -175,17 +176,8 @@ async def job_status(request: web.Request) -> web.Response:
     info = await request.app[CLIENT_KEY].job_info(task_id)
     if info["status"] == "not_found":
         raise ApiError(404, "NOT_FOUND", f"no task {task_id!r} (results are kept 24 h)")
-    shown = _shown(info)
-    outcome = {k: shown[k] for k in ("outcome", "error_code", "error_message") if k in shown}
+    outcome = {k: info[k] for k in ("outcome", "error_code", "error_message") if k in info}
     return reply({"task_id": task_id, "status": info["status"], "result": info.get("result"), **outcome})
-
-
-def _shown(info: dict[str, Any]) -> dict[str, Any]:
-    """A job's info as the API shows it: a failure's text is `error_message`, as in job results and the history."""
-    shown = {k: v for k, v in info.items() if k != "error"}
-    if "error" in info:
-        shown.setdefault("error_message", info["error"])
-    return shown
 
 
 async def analyze(request: web.Request) -> web.Response:
@@ -270,6 +262,7 @@ SEARCH_JOBS = """
       AND ($4::uuid IS NULL OR draft_id = $4) AND ($5::uuid IS NULL OR publication_id = $5)
       AND ($6::uuid IS NULL OR niche_id = $6) AND ($7::uuid IS NULL OR analysis_id = $7)
       AND ($8::timestamptz IS NULL OR started_at >= $8) AND ($9::timestamptz IS NULL OR started_at < $9)
+      AND ($11::text IS NULL OR draft_id IN (SELECT id FROM content_drafts WHERE sku = $11))
     ORDER BY started_at DESC, id DESC
     LIMIT $10
 """
@@ -286,7 +279,8 @@ def _query_value(request: web.Request, name: str, parse: Callable[[str], Any], w
 
 
 async def jobs(request: web.Request) -> web.Response:
-    """Job history, newest first, filtered by name, status, lane, business object and time."""
+    """Job history, newest first, filtered by name, status, lane, business object (draft, its SKU, publication, niche,
+    analysis) and time."""
     values = [
         *(request.query.get(name) or None for name in ("name", "status", "lane")),
         *(
@@ -295,6 +289,7 @@ async def jobs(request: web.Request) -> web.Response:
         ),
         *(_query_value(request, name, datetime.fromisoformat, "an ISO date-time") for name in ("since", "until")),
         int_query(request, "limit", 100),
+        request.query.get("sku") or None,
     ]
     rows = await request.app[DB_KEY].fetch(SEARCH_JOBS, *values)
     return reply([dict(row) for row in rows])
@@ -308,7 +303,7 @@ async def job(request: web.Request) -> web.Response:
     )
     if info["status"] == "not_found" and not runs:
         raise ApiError(404, "NOT_FOUND", f"no job {job_id!r}")
-    return reply({**_shown(info), "runs": [dict(row) for row in runs]})
+    return reply({**info, "runs": [dict(row) for row in runs]})
 
 
 async def agents(request: web.Request) -> web.Response:
@@ -369,6 +364,27 @@ async def retry_job(request: web.Request) -> web.Response:
     return reply({"status": "queued", "task_id": job.job_id}, status=202)
 
 
+async def abort_job(request: web.Request) -> web.Response:
+    """Abort a queued, deferred or running job: it ends as a failure with code ABORTED (a retryable dead letter)."""
+    job_id = request.match_info["job_id"]
+    client = request.app[CLIENT_KEY]
+    if await client.abort(job_id):
+        return reply({"status": "abort_requested", "job_id": job_id}, status=202)
+    if (await client.job_info(job_id))["status"] == "complete":
+        raise ApiError(409, "JOB_FINISHED", f"job {job_id} has finished; nothing to abort")
+    raise ApiError(404, "NOT_FOUND", f"no queued, deferred or running job {job_id!r}")
+
+
+async def active(request: web.Request) -> web.Response:
+    """Jobs queued, deferred or running now (from Redis; finished runs are in /jobs)."""
+    from adolf.ops import active_jobs
+
+    lane = request.query.get("lane") or None
+    if lane is not None and lane not in LANES:
+        raise ApiError(400, "INVALID_QUERY", f"lane: one of {', '.join(LANES)}")
+    return reply(await active_jobs(request.app[CLIENT_KEY].redis, lane=lane, limit=int_query(request, "limit", 50)))
+
+
 def create_app(db: asyncpg.Pool, client: AdolfClient) -> web.Application:
     app = web.Application(middlewares=[errors, auth], client_max_size=MAX_BODY)
     app[DB_KEY] = db
@@ -386,6 +402,8 @@ def create_app(db: asyncpg.Pool, client: AdolfClient) -> web.Application:
     app.router.add_get("/jobs", jobs)
     app.router.add_get("/jobs/{job_id}", job)
     app.router.add_post("/jobs/{job_id}/retry", retry_job)
+    app.router.add_post("/jobs/{job_id}/abort", abort_job)
+    app.router.add_get("/active", active)
     app.router.add_get("/agents", agents)
     app.router.add_get("/me", me)
     app.router.add_get("/queues", queues)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adolf.lanes import LANES
 from adolf.models.scout import AnalysisParams
 
 ERROR = {
@@ -146,6 +147,7 @@ OPENAPI: dict[str, Any] = {
                     _query("status", {"enum": ["success", "failed", "retry", "deferred", "cancelled"]}),
                     _query("lane", {"type": "string"}),
                     *(_query(k, UUID_SCHEMA) for k in ("draft_id", "publication_id", "niche_id", "analysis_id")),
+                    _query("sku", {"type": "string"}),
                     _query("since", {"type": "string", "format": "date-time"}),
                     _query("until", {"type": "string", "format": "date-time"}),
                     LIMIT,
@@ -159,6 +161,33 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Run a job again with the arguments of its latest recorded run",
                 "parameters": [_path("job_id")],
                 "responses": {**_ok(QUEUED, 202), **_errors(403, 404, 409)},
+            }
+        },
+        "/jobs/{job_id}/abort": {
+            "post": {
+                "summary": "Abort a queued, deferred or running job (it fails with code ABORTED)",
+                "parameters": [_path("job_id")],
+                "responses": {
+                    **_ok(
+                        {
+                            "type": "object",
+                            "required": ["status", "job_id"],
+                            "properties": {"status": {"const": "abort_requested"}, "job_id": {"type": "string"}},
+                        },
+                        202,
+                    ),
+                    **_errors(403, 404, 409),
+                },
+            }
+        },
+        "/active": {
+            "get": {
+                "summary": "Jobs queued, deferred or running now, per lane",
+                "parameters": [
+                    _query("lane", {"enum": list(LANES)}),
+                    LIMIT,
+                ],
+                "responses": {**_ok(ANY_LIST), **_errors(400)},
             }
         },
         "/agents": {"get": {"summary": "Office agents", "responses": _ok(ANY_LIST)}},

@@ -60,7 +60,14 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
 async def serve(settings: Settings, host: str, port: int, stop: asyncio.Event) -> None:
     from adolf.client import AdolfClient
 
-    db = await create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
+    # the history search is one statement with optional filters ("$1 IS NULL OR job_name = $1"): a generic plan,
+    # which PostgreSQL may settle on for a prepared statement, could not use the filters' indexes
+    db = await create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_max,
+        server_settings={"plan_cache_mode": "force_custom_plan"},
+    )
     client = await AdolfClient.connect(settings)
     runner = web.AppRunner(create_app(db, client), access_log=None)
     await runner.setup()

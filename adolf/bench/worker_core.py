@@ -72,24 +72,51 @@ async def _latencies(bench: Bench, jobs: int, *, wake: bool) -> list[float]:
     return latencies
 
 
-async def overhead(settings: Settings, say: Say, *, jobs: int = 5000, concurrency: int = 100) -> dict[str, Any]:
+async def overhead(
+    settings: Settings, say: Say, *, jobs: int = 5000, concurrency: int = 100, rounds: int = 5
+) -> dict[str, Any]:
     """Both drain the same number of no-op jobs enqueued while they are idle; poll delay 0.05 s for both (ADOLF's
-    wake-up makes its poll a fallback)."""
+    wake-up makes its poll a fallback). ADOLF runs `rounds` times with its job history (job_runs) and as many
+    without, alternating, so the two share the machine's drift; the medians are compared."""
+    rates: dict[str, list[float]] = {"on": [], "off": []}
     async with Bench(settings, say) as bench:
-        worker = await bench.adolf_worker(
-            "content_low", ADOLF_CONCURRENCY__CONTENT_LOW=str(concurrency), ADOLF_POLL_DELAY="0.05"
-        )
-        adolf_rate = await _drain(bench, jobs, wake=True)
-        say(f"ADOLF: {adolf_rate:.0f} no-op jobs/s")
-        await worker.stop()
+        for round_ in range(rounds):
+            for history in ("on", "off") if round_ % 2 == 0 else ("off", "on"):
+                worker = await bench.adolf_worker(
+                    "content_low",
+                    ADOLF_CONCURRENCY__CONTENT_LOW=str(concurrency),
+                    ADOLF_POLL_DELAY="0.05",
+                    ADOLF_JOB_HISTORY="true" if history == "on" else "false",
+                )
+                rates[history].append(await _drain(bench, jobs, wake=True))
+                await worker.stop()
+                say(f"ADOLF round {round_ + 1}, history {history}: {rates[history][-1]:.0f} no-op jobs/s")
+        rows = await _history_rows(bench.settings.database_url)
+        say(f"job_runs rows written by the rounds with history: {rows} (expected {rounds * jobs})")
         await bench.bare_arq_worker(LOW, max_jobs=concurrency, poll_delay=0.05)
         arq_rate = await _drain(bench, jobs, wake=False)
         say(f"bare arq: {arq_rate:.0f} no-op jobs/s")
+    with_history, without = median(rates["on"]), median(rates["off"])
+    say(f"ADOLF median: {with_history:.0f} jobs/s with history, {without:.0f} without ({with_history / without:.3f})")
     return {
-        "adolf_jobs_per_s": round(adolf_rate, 1),
+        "adolf_jobs_per_s": round(with_history, 1),
+        "adolf_no_history_jobs_per_s": round(without, 1),
+        "history_ratio": round(with_history / without, 3),
+        "history_rows": rows,
         "bare_arq_jobs_per_s": round(arq_rate, 1),
-        "ratio": round(adolf_rate / arq_rate, 3),
+        "ratio": round(with_history / arq_rate, 3),
+        "rounds": rounds,
     }
+
+
+async def _history_rows(database_url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM job_runs WHERE job_name = 'bench.noop'"))
+    finally:
+        await conn.close()
 
 
 async def _drain(bench: Bench, jobs: int, *, wake: bool) -> float:

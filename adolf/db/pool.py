@@ -36,11 +36,17 @@ async def keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    connect_timeout: float = 10.0,
+    server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
     """A pool whose connections decode jsonb to Python objects."""
     return await asyncpg.create_pool(
         dsn,
+        server_settings=server_settings,
         min_size=min_size,
         max_size=max_size,
         init=init_connection,

@@ -31,6 +31,7 @@ from arq.worker import func
 
 from adolf.group_commit import GroupCommit
 from adolf.queueing import (
+    ABORT_KEY,
     EXPIRES_EXTRA_MS,
     WAKE_PREFIX,
     ArqRedis,
@@ -52,6 +53,7 @@ from adolf.queueing import (
 from adolf.serialization import deserialize, serialize
 
 __all__ = [
+    "ABORT_KEY",
     "EXPIRES_EXTRA_MS",
     "WAKE_PREFIX",
     "ArqRedis",
@@ -198,19 +200,23 @@ out[#out + 1] = now
 return out
 """
 
-# KEYS: in-progress, job, retry. ARGV: token, retry ttl. The run starts: its try counted. Returns {payload, try} or
-# {false} when the run no longer holds the job.
+# KEYS: in-progress, job, retry, abort. ARGV: token, retry ttl, job id. The run starts: its try counted. Returns
+# {payload, try, aborted} (aborted 1: an operator asked to abort the job before it ran) or {false, 0} when the run no
+# longer holds the job.
 _START = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {false, 0} end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {false, 0, 0} end
 local job_try = redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
-return {redis.call('GET', KEYS[2]), job_try}
+local aborted = 0
+if redis.call('ZSCORE', KEYS[4], ARGV[3]) then aborted = 1 end
+return {redis.call('GET', KEYS[2]), job_try, aborted}
 """
 
-# KEYS: in-progress, queue, job, retry, result. ARGV: token, job id, mode, result, result ttl ms, score, now ms.
-# mode 'done': result kept, the job gone. 'again': due again at `score`, the try kept. 'refund': due again at
-# `score`, the try given back (never below 0, its expiry kept). Due again, the job's payload is kept until a day past
-# `score` (a deferral may be longer than its enqueue expiry). 1 = written, 0 = the run no longer held the job.
+# KEYS: in-progress, queue, job, retry, result, abort. ARGV: token, job id, mode, result, result ttl ms, score, now
+# ms. mode 'done': result kept, the job gone (and any request to abort it). 'again': due again at `score`, the try
+# kept. 'refund': due again at `score`, the try given back (never below 0, its expiry kept). Due again, the job's
+# payload is kept until a day past `score` (a deferral may be longer than its enqueue expiry). 1 = written, 0 = the
+# run no longer held the job.
 _FINISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local mode = ARGV[3]
@@ -218,6 +224,7 @@ if mode == 'done' then
     if ARGV[4] ~= '' then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[5]) end
     redis.call('DEL', KEYS[3], KEYS[4])
     redis.call('ZREM', KEYS[2], ARGV[2])
+    redis.call('ZREM', KEYS[6], ARGV[2])
 else
     if mode == 'refund' then
         local tries = tonumber(redis.call('GET', KEYS[4]))
@@ -282,20 +289,20 @@ class Scripts:
         ]
         return Poll(claimed, None if next_due < 0 else next_due, now_ms)
 
-    async def start(self, job_id: str, token: str) -> tuple[bytes | None, int] | None:
-        """The job's payload and this run's try; None when the run no longer holds the job. The runs a poll started
-        start together: one pipelined round trip (the try is counted when the run starts, as arq counts it, so a
-        claim whose answer was lost costs no job a try)."""
-        raw, job_try = await self._starts.submit((job_id, token))
+    async def start(self, job_id: str, token: str) -> tuple[bytes | None, int, bool] | None:
+        """The job's payload, this run's try and whether it was aborted before it ran; None when the run no longer
+        holds the job. The runs a poll started start together: one pipelined round trip (the try is counted when
+        the run starts, as arq counts it, so a claim whose answer was lost costs no job a try)."""
+        raw, job_try, aborted = await self._starts.submit((job_id, token))
         if raw is None and job_try == 0:
             return None
-        return raw, int(job_try)
+        return raw, int(job_try), bool(aborted)
 
     async def _start_many(self, runs: Sequence[tuple[str, str]]) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id, token in runs:
-                keys = [in_progress_key(job_id), job_key(job_id), retry_key(job_id)]
-                await self._start(keys=keys, args=[token, RetryKeyTtl], client=pipe)
+                keys = [in_progress_key(job_id), job_key(job_id), retry_key(job_id), ABORT_KEY]
+                await self._start(keys=keys, args=[token, RetryKeyTtl, job_id], client=pipe)
             return list(await pipe.execute())
 
     async def finish(
@@ -309,7 +316,7 @@ class Scripts:
         result_ttl_ms: int = 0,
         score_ms: int = 0,
     ) -> bool:
-        keys = [in_progress_key(job_id), queue, job_key(job_id), retry_key(job_id), result_key(job_id)]
+        keys = [in_progress_key(job_id), queue, job_key(job_id), retry_key(job_id), result_key(job_id), ABORT_KEY]
         now_ms = int(time.time() * 1000)
         written = await self._finish(keys=keys, args=[token, job_id, mode, result, result_ttl_ms, score_ms, now_ms])
         return bool(written)
@@ -319,6 +326,11 @@ class Scripts:
 
     async def renew(self, job_id: str, token: str, lease_ms: int, *, client: Any = None) -> Any:
         return await self._renew(keys=[in_progress_key(job_id)], args=[token, lease_ms], client=client)
+
+    @staticmethod
+    def aborted(job_ids: Sequence[str], *, client: Any) -> Any:
+        """Queue, on a pipeline, which of these jobs an operator asked to abort (one score or None each)."""
+        return client.zmscore(ABORT_KEY, list(job_ids))
 
     async def enqueue(
         self,

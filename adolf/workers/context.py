@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ class JobContext:
     lane: str
     resources: Resources
     arguments: dict[str, Any] = field(default_factory=dict)  # as the job was called (for its history row)
+    # set when an operator aborts this run: the engine's cancellation then ends it as a final failure (ABORTED)
+    abort_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def ref(self) -> str:

@@ -22,15 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adolf.errors import is_infra_error
+from adolf.errors import JobAborted, is_infra_error
 from adolf.job_contracts import ping_contract
 from adolf.lanes import LANES
 from adolf.logs import DEAD_LETTER_LINE, folded_into_outcome
 from adolf.models.content import DeadLetter
-from adolf.workers import arq_seam
+from adolf.workers import arq_seam, metrics
 from adolf.workers.arq_seam import Claimed, Payload, Scripts, UndecodableJob
 from adolf.workers.context import JobContext
 from adolf.workers.execution import Again, Done, Failed, Outcome, execute
+from adolf.workers.history import JobRun
 from adolf.workers.jobs.common import ping
 from adolf.workers.registry import CronSpec, JobSpec, Registry
 
@@ -200,8 +201,10 @@ class Lane:
             started = await self._persist(lambda: self.scripts.start(claimed.job_id, claimed.token), lease.lost)
             if started is None:
                 return  # the job is no longer this run's
-            raw, job_try = started
-            await self._run_started(claimed, lease.lost, raw, job_try)
+            raw, job_try, aborted = started
+            if aborted:
+                lease.aborted.set()
+            await self._run_started(claimed, lease.lost, raw, job_try, lease.aborted)
         except asyncio.CancelledError:
             if not self._handing_back:
                 raise
@@ -212,7 +215,9 @@ class Lane:
         finally:
             leases.release(lease)
 
-    async def _run_started(self, claimed: Claimed, lost: asyncio.Event, raw: bytes | None, job_try: int) -> None:
+    async def _run_started(
+        self, claimed: Claimed, lost: asyncio.Event, raw: bytes | None, job_try: int, aborted: asyncio.Event
+    ) -> None:
         started_ms = int(time.time() * 1000)
         if raw is None:
             return await self._fail_early(claimed, lost, None, job_try, started_ms, JobExpired("the job expired"))
@@ -227,6 +232,9 @@ class Lane:
         if entry is None:
             error = UnknownJobName(f"no job named {payload.function!r} runs on lane {self.name}")
             return await self._fail_early(claimed, lost, payload, job_try, started_ms, error)
+        if aborted.is_set():
+            error = JobAborted("aborted by an operator before it ran")
+            return await self._fail_early(claimed, lost, payload, job_try, started_ms, error)
         if job_try > entry.max_tries:
             error = TriesExhausted(
                 f"its {entry.max_tries} tries were used up by runs that never ended (a killed worker)"
@@ -240,22 +248,35 @@ class Lane:
             enqueue_time=datetime.fromtimestamp(payload.enqueue_time_ms / 1000, UTC),
             lane=self.name,
             resources=self.resources,
+            abort_requested=aborted,
         )
-        outcome = await self._execute(entry, job, payload, claimed, lost)
+        outcome = await self._execute(entry, job, payload, claimed, lost, aborted)
         if outcome is not None:
             await self._record(claimed, lost, payload, job_try, started_ms, outcome)
 
     async def _execute(
-        self, entry: Entry, job: JobContext, payload: Payload, claimed: Claimed, lost: asyncio.Event
+        self,
+        entry: Entry,
+        job: JobContext,
+        payload: Payload,
+        claimed: Claimed,
+        lost: asyncio.Event,
+        aborted: asyncio.Event,
     ) -> Outcome | None:
         """Run the job's wrapper in its own task, cancelled the moment the lease is lost (then None: nothing is
-        recorded) or the lane hands it back (then it is due again, its try given back)."""
-        run = asyncio.get_running_loop().create_task(
+        recorded) or the lane hands it back (then it is due again, its try given back). Aborted by an operator, the
+        run is cancelled and ends as a final failure (ABORTED) through the wrapper, like any other."""
+        loop = asyncio.get_running_loop()
+        run = loop.create_task(
             execute(entry.spec, job, payload.args, entry.kwargs(payload.kwargs)), name=f"adolf-run:{claimed.job_id}"
         )
-        watch = asyncio.get_running_loop().create_task(lost.wait())
+        watch = loop.create_task(lost.wait())
+        abort = loop.create_task(aborted.wait())
         try:
-            await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({run, watch, abort}, return_when=asyncio.FIRST_COMPLETED)
+            if not run.done() and not lost.is_set() and aborted.is_set():
+                run.cancel()
+                await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:  # the lane hands the job back
             run.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -270,6 +291,7 @@ class Lane:
             raise
         finally:
             watch.cancel()
+            abort.cancel()
         if not run.done():
             run.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -350,7 +372,32 @@ class Lane:
             **({"failed_job_id": stored["failed_job_id"]} if "failed_job_id" in stored else {}),
         }
         logger.warning("job %s failed before it could run: %s", claimed.job_id, message, extra=fields)
+        self._count_early_failure(claimed, payload, job_try, started_ms, code, letter.exception)
         await self._record(claimed, lost, payload or _UNKNOWN, job_try, started_ms, Failed(error))
+
+    def _count_early_failure(
+        self, claimed: Claimed, payload: Payload | None, job_try: int, started_ms: int, code: str, error: str
+    ) -> None:
+        """A job that failed before it ran still counts: a failed run in the metrics (under its name when this lane
+        knows it, so an unknown name cannot add label values) and in the history."""
+        name = payload.function if payload else "<unknown>"
+        metrics.observe_job(name if name in self.entries else "<unknown>", self.name, "failed", 0.0)
+        history = getattr(self.resources, "history", None)
+        if history is not None:
+            history.record(
+                JobRun(
+                    job_id=claimed.job_id,
+                    job_name=name,
+                    lane=self.name,
+                    try_=max(1, job_try),
+                    status="failed",
+                    args=dict(payload.kwargs) if payload else {},
+                    started_at=datetime.fromtimestamp(started_ms / 1000, UTC),
+                    duration_ms=0.0,
+                    error_code=code,
+                    error_message=error,
+                )
+            )
 
     async def _persist(self, write: Any, lost: asyncio.Event) -> Any:
         """A write of this run, tried again while Redis is away (for a few leases, never after the lease is lost)."""

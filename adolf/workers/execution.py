@@ -17,7 +17,8 @@ from typing import Any
 
 import pydantic
 
-from adolf.errors import Deferred, InvalidJobArgs, JobTimedOut, error_code_of, is_infra_error
+from adolf.errors import Deferred, InvalidJobArgs, JobAborted, JobTimedOut, error_code_of, is_infra_error
+from adolf.job_contracts import called_with, validate_arguments
 from adolf.logs import DEAD_LETTER_LINE, folded_into_outcome, log_context
 from adolf.models.content import DeadLetter
 from adolf.models.jobs import result_failure
@@ -60,24 +61,13 @@ class Again:
 Outcome = Done | Failed | Again
 
 
-def validate_arguments(spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> pydantic.BaseModel:
-    fields = list(spec.args.model_fields)
-    if len(args) > len(fields):
-        raise InvalidJobArgs(f"{spec.name} takes at most {len(fields)} arguments, got {len(args)} positional")
-    data = _called_with(spec, args, kwargs)
-    try:
-        return spec.args.model_validate(data)
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(job)'}: {e['msg']}" for e in exc.errors())
-        raise InvalidJobArgs(f"invalid arguments for {spec.name}: {problems}") from None
-
-
 async def execute(spec: JobSpec, job: JobContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
-    """Run the job once. A cancellation (shutdown hand-back, lost lease) propagates after its log line."""
+    """Run the job once. A cancellation (shutdown hand-back, lost lease) propagates after its log line; one the
+    engine made for an operator's abort ends the job as a final failure (ABORTED)."""
     with log_context(job_id=job.job_id, job_name=spec.name, tries=job.job_try):
         started = time.monotonic()
         arguments: pydantic.BaseModel | None = None
-        job.arguments.update(_called_with(spec, args, kwargs))
+        job.arguments.update(called_with(spec, args, kwargs))
         try:
             arguments = validate_arguments(spec, args, kwargs)
             result = await _run(spec, job, arguments)
@@ -85,8 +75,11 @@ async def execute(spec: JobSpec, job: JobContext, args: tuple[Any, ...], kwargs:
             _log_outcome(job, "deferred", started, retry_in_s=round(deferral.delay, 3), reason=deferral.message)
             return Again(deferral.delay, refund=True)
         except asyncio.CancelledError:
-            _log_outcome(job, "cancelled", started)
-            raise
+            if not job.abort_requested.is_set():
+                _log_outcome(job, "cancelled", started)
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]  # the engine's cancel, taken as an abort
+            return await _on_failure(spec, job, arguments, JobAborted("aborted by an operator"), args, kwargs, started)
         except Exception as exc:
             return await _on_failure(spec, job, arguments, exc, args, kwargs, started)
         check_shape(job.job_name, result)
@@ -175,13 +168,6 @@ def letter_of(job: JobContext, exc: BaseException, args: tuple[Any, ...], kwargs
         tries=job.job_try,
         enqueued_at=job.enqueue_time,
     )
-
-
-def _called_with(spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    fields = list(spec.args.model_fields)
-    named = dict(zip(fields, args, strict=False))
-    extra = {"args": list(args[len(fields) :])} if len(args) > len(fields) else {}
-    return {**named, **kwargs, **extra}
 
 
 HISTORY_STATUS = {"invalid_args": "failed"}

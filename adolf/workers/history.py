@@ -87,8 +87,16 @@ def _json(value: Any, limit: int) -> str:
 
 
 class JobHistory:
-    def __init__(self, db: asyncpg.Pool, *, secrets: tuple[str, ...] = (), flush_interval: float = FLUSH_INTERVAL):
+    def __init__(
+        self,
+        db: asyncpg.Pool,
+        *,
+        secrets: tuple[str, ...] = (),
+        flush_interval: float = FLUSH_INTERVAL,
+        enabled: bool = True,
+    ):
         self.db = db
+        self.enabled = enabled
         self.mask = SecretMasker(secrets)
         self.flush_interval = flush_interval
         self._waiting: deque[tuple[Any, ...]] = deque()
@@ -98,6 +106,8 @@ class JobHistory:
 
     def record(self, run: JobRun) -> None:
         """Queue a row (never blocks, never raises); it is written with the next batch."""
+        if not self.enabled:
+            return
         try:
             self._waiting.append(self._row(run))
         except Exception as exc:  # a history row must never fail its job

@@ -1,8 +1,9 @@
 """Running jobs' leases: each run holds its job's in-progress key under a token of its own for one lease
 (ADOLF_JOB_LEASE_SECONDS), and the process renews every lease it holds in one pipelined round trip every third of
-the lease, only while the token is still its own. Once it is not (the process stalled or Redis lost the key, and
-another worker may have taken the job over), the run's `lost` event is set and the engine cancels the run at once;
-whatever it still tries to write is refused by the fenced finish script (adolf/workers/arq_seam.py).
+the lease, only while the token is still its own; the same round trip asks whether an operator aborted any of them.
+Once the token is not its own (the process stalled or Redis lost the key, and another worker may have taken the job
+over), the run's `lost` event is set and the engine cancels the run at once; whatever it still tries to write is
+refused by the fenced finish script (adolf/workers/arq_seam.py).
 
 A process cut off from Redis (no answer, not even a refusal) cannot learn that its leases were taken; once a lease has
 gone unconfirmed for its whole length, Redis has let it go, another worker may run the job, and the run stops too."""
@@ -26,6 +27,7 @@ class Lease:
     token: str
     confirmed: float  # wall time no later than when Redis last set this lease's expiry
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    aborted: asyncio.Event = field(default_factory=asyncio.Event)  # an operator asked to abort the job
 
 
 class Leases:
@@ -72,7 +74,12 @@ class Leases:
         async with self.scripts.redis.pipeline(transaction=False) as pipe:
             for lease in leases:
                 await self.scripts.renew(lease.job_id, lease.token, self.lease_ms, client=pipe)
-            answers = await pipe.execute(raise_on_error=False)
+            self.scripts.aborted([lease.job_id for lease in leases], client=pipe)
+            *answers, aborts = await pipe.execute(raise_on_error=False)
+        if isinstance(aborts, list):
+            for lease, score in zip(leases, aborts, strict=True):
+                if score is not None:
+                    lease.aborted.set()
         for lease, answer in zip(leases, answers, strict=True):
             if isinstance(answer, Exception):
                 logger.warning("could not renew the lease of job %s: %s", lease.job_id, answer)

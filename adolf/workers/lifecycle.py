@@ -160,7 +160,7 @@ class Resources:
             scripts=scripts,
             leases=Leases(scripts, settings.job_lease_seconds),
             publish_records=PublishRecords(db),
-            history=JobHistory(db, secrets=tuple(settings.secret_values())),
+            history=JobHistory(db, secrets=tuple(settings.secret_values()), enabled=settings.job_history),
             trends=TrendSources.build(settings, limiter),
         )
         resources._background += [

@@ -184,6 +184,9 @@ async def test_a_failed_publication_is_retried_from_its_history_and_published(ap
     status, failed = await call(api, "GET", "/jobs?status=failed&draft_id=" + str(draft.id), tokens["read"])
     assert status == 200 and [r["job_id"] for r in failed] == [queued["task_id"]]
     assert failed[0]["error_code"] == "VALIDATION_ERROR"
+    by_sku = (await call(api, "GET", "/jobs?sku=RETRY-1", tokens["read"]))[1]
+    assert [r["job_id"] for r in by_sku] == [queued["task_id"]]
+    assert (await call(api, "GET", "/jobs?sku=OTHER", tokens["read"]))[1] == []
     await marketplace.control("DELETE", "/faults")
     status, _ = await call(api, "POST", f"/jobs/{queued['task_id']}/retry", tokens["read"])
     assert status == 403
@@ -211,3 +214,25 @@ async def test_dashboard_data_endpoints(api, tokens, client, burst):
         assert response.status == 200 and response.content_type == "text/html"
     assert 'id="lanes"' in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in page
+
+
+async def test_a_deferred_job_is_listed_active_and_aborted(api, tokens, client, burst, db):
+    job = await client.enqueue("tests.slow", key="api-abort", seconds=0, _defer_by=3600)
+    status, listed = await call(api, "GET", "/active?lane=content_default", tokens["read"])
+    assert status == 200
+    entry = next(row for row in listed if row["job_id"] == job.job_id)
+    assert (entry["state"], entry["function"], entry["args"]["key"]) == ("deferred", "tests.slow", "api-abort")
+    assert (await call(api, "GET", "/active?lane=nope", tokens["read"]))[0] == 400
+
+    assert (await call(api, "POST", f"/jobs/{job.job_id}/abort", tokens["read"]))[0] == 403
+    status, body = await call(api, "POST", f"/jobs/{job.job_id}/abort", tokens["write"])
+    assert (status, body) == (202, {"status": "abort_requested", "job_id": job.job_id})
+    listed = (await call(api, "GET", "/active", tokens["read"]))[1]
+    assert next(row for row in listed if row["job_id"] == job.job_id)["abort_requested"] is True
+
+    await burst(["content_default"])
+    status, shown = await call(api, "GET", f"/jobs/{job.job_id}", tokens["read"])
+    assert status == 200 and (shown["outcome"], shown["error_code"]) == ("failed", "ABORTED")
+    assert await db.fetchval("SELECT error_code FROM failed_jobs WHERE job_id = $1", job.job_id) == "ABORTED"
+    assert (await call(api, "POST", f"/jobs/{job.job_id}/abort", tokens["write"]))[0] == 409
+    assert (await call(api, "POST", "/jobs/no-such-job/abort", tokens["write"]))[0] == 404

@@ -1,5 +1,5 @@
 """The dashboard in a real headless Chromium (Debian's chromium + chromedriver, driven by selenium): find a failed
-publication, press retry, see it published; a read-only session sees no retry button."""
+publication, press retry, see it published; abort a waiting job; a read-only session sees no retry or abort button."""
 
 from __future__ import annotations
 
@@ -131,3 +131,39 @@ async def test_a_read_only_session_sees_no_retry_button(dashboard, db, client, b
     await until(lambda: rows(driver, "failed"), "the failed run")
     await until(lambda: "read-only" in driver.find_element(By.ID, "whoami").text, "the read-only marker")
     assert driver.find_elements(By.CSS_SELECTOR, "button.retry") == []
+
+
+def press_abort(driver, job_id: str) -> bool:
+    """Press the abort button of that job's row and accept the confirmation; False while the table is redrawn."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        row = driver.find_element(By.CSS_SELECTOR, f'#active tbody tr[data-job-id="{job_id}"]')
+        row.find_element(By.CSS_SELECTOR, "button.abort").click()
+    except (NoSuchElementException, StaleElementReferenceException):
+        return False
+    driver.switch_to.alert.accept()
+    return True
+
+
+async def test_abort_a_waiting_job_from_the_dashboard_and_read_only_sees_no_abort(dashboard, db, client, burst):
+    from selenium.webdriver.common.by import By
+
+    driver, url = dashboard
+    job = await client.sync_publication_status()
+    await client.enqueue("content_factory.tasks.cleanup_old_drafts", _defer_by=3600)
+    await asyncio.to_thread(sign_in, driver, url, await create_token(db, user_id=USER_ID, read_only=True))
+    await until(lambda: driver.find_elements(By.CSS_SELECTOR, "#active tbody tr"), "the waiting jobs")
+    await until(lambda: "read-only" in driver.find_element(By.ID, "whoami").text, "the read-only marker")
+    assert driver.find_elements(By.CSS_SELECTOR, "button.abort") == []
+
+    await asyncio.to_thread(sign_in, driver, url, await create_token(db, user_id=USER_ID))
+    await until(lambda: press_abort(driver, job.job_id), "an abort button to press")
+    await until(lambda: "abort requested" in driver.find_element(By.ID, "notice").text, "the abort requested")
+    await burst(["content_default"])
+    assert (await client.job_info(job.job_id))["error_code"] == "ABORTED"
+    await until(
+        lambda: any("ABORTED" in row.text for row in driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr.job")),
+        "the aborted run in the history",
+    )

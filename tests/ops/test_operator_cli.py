@@ -112,3 +112,12 @@ def test_unreachable_servers_are_one_line(settings):
     )
     assert "ADOLF_REDIS_URL" in one_line_error(run(env_settings, "queues"))
     assert "ADOLF_DATABASE_URL" in one_line_error(run(env_settings, "failed", "list"))
+
+
+async def test_abort_marks_a_queued_job_and_refuses_an_unknown_one(settings, redis, client):
+    job = await client.enqueue("content_factory.tasks.sync_publication_status", _defer_by=3600)
+    done = run(settings, "abort", job.job_id)
+    assert done.returncode == 0, done.stderr
+    assert job.job_id in done.stdout
+    assert await redis.zscore("arq:abort", job.job_id) is not None
+    assert "no queued, deferred or running job 'nope'" in one_line_error(run(settings, "abort", "nope"))

@@ -12,8 +12,6 @@ from adolf.models.results import CleanupHistoryResult, PingResult
 from adolf.workers.context import JobContext
 from adolf.workers.history import delete_old_runs
 
-PING = "adolf.ping"
-
 
 async def ping(job: JobContext, args: PingArgs) -> dict[str, Any]:
     """A no-op that proves a lane is picking up jobs end to end."""
