@@ -73,12 +73,14 @@ async def _latencies(bench: Bench, jobs: int, *, wake: bool) -> list[float]:
 
 
 async def overhead(
-    settings: Settings, say: Say, *, jobs: int = 5000, concurrency: int = 100, rounds: int = 5
+    settings: Settings, say: Say, *, jobs: int = 10_000, concurrency: int = 100, rounds: int = 7
 ) -> dict[str, Any]:
     """Both drain the same number of no-op jobs enqueued while they are idle; poll delay 0.05 s for both (ADOLF's
     wake-up makes its poll a fallback). ADOLF runs `rounds` times with its job history (job_runs) and as many
-    without, alternating, so the two share the machine's drift; the medians are compared."""
+    without, alternating, so the two share the machine's drift; the medians of jobs/s and of the worker's CPU per
+    job (steadier than wall time on a shared machine) are compared."""
     rates: dict[str, list[float]] = {"on": [], "off": []}
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
     async with Bench(settings, say) as bench:
         for round_ in range(rounds):
             for history in ("on", "off") if round_ % 2 == 0 else ("off", "on"):
@@ -88,20 +90,32 @@ async def overhead(
                     ADOLF_POLL_DELAY="0.05",
                     ADOLF_JOB_HISTORY="true" if history == "on" else "false",
                 )
+                cpu_before = worker.cpu_seconds()
                 rates[history].append(await _drain(bench, jobs, wake=True))
-                await worker.stop()
-                say(f"ADOLF round {round_ + 1}, history {history}: {rates[history][-1]:.0f} no-op jobs/s")
+                cpu[history].append((worker.cpu_seconds() - cpu_before) / jobs * 1e6)
+                await worker.stop()  # its last history rows are written before it exits
+                say(
+                    f"ADOLF round {round_ + 1}, history {history}: {rates[history][-1]:.0f} no-op jobs/s, "
+                    f"{cpu[history][-1]:.0f} us CPU a job"
+                )
         rows = await _history_rows(bench.settings.database_url)
         say(f"job_runs rows written by the rounds with history: {rows} (expected {rounds * jobs})")
         await bench.bare_arq_worker(LOW, max_jobs=concurrency, poll_delay=0.05)
         arq_rate = await _drain(bench, jobs, wake=False)
         say(f"bare arq: {arq_rate:.0f} no-op jobs/s")
     with_history, without = median(rates["on"]), median(rates["off"])
-    say(f"ADOLF median: {with_history:.0f} jobs/s with history, {without:.0f} without ({with_history / without:.3f})")
+    cpu_on, cpu_off = median(cpu["on"]), median(cpu["off"])
+    say(
+        f"ADOLF medians: {with_history:.0f} jobs/s with history, {without:.0f} without "
+        f"({with_history / without:.3f}); CPU a job {cpu_on:.0f} us with, {cpu_off:.0f} us without"
+    )
     return {
         "adolf_jobs_per_s": round(with_history, 1),
         "adolf_no_history_jobs_per_s": round(without, 1),
         "history_ratio": round(with_history / without, 3),
+        "cpu_us_per_job": round(cpu_on, 1),
+        "no_history_cpu_us_per_job": round(cpu_off, 1),
+        "history_cpu_ratio": round(cpu_on / cpu_off, 3),
         "history_rows": rows,
         "bare_arq_jobs_per_s": round(arq_rate, 1),
         "ratio": round(with_history / arq_rate, 3),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -58,6 +59,28 @@ async def test_rows_wait_for_postgresql_and_are_written_once_it_answers(db: asyn
     await history.close()
     assert await db.fetchval("SELECT count(*) FROM job_runs WHERE status = 'failed'") == 1
     await away.close()
+
+
+async def test_closing_while_a_batch_is_being_written_loses_nothing(db: asyncpg.Pool):
+    history = JobHistory(db, flush_interval=0.001)
+    for _ in range(5000):
+        history.record(run())
+    while len(history._waiting) == 5000:  # the flusher has taken its first batch: an INSERT in flight
+        await asyncio.sleep(0)
+    await history.close()
+    assert await db.fetchval("SELECT count(*) FROM job_runs") == 5000
+
+
+async def test_nul_characters_are_dropped_and_a_row_postgresql_refuses_does_not_hold_up_the_others(db):
+    history = JobHistory(db)
+    history.record(run(args={"sku": "A\x00B", "note": "a \\u0000 b"}, error_message="bad\x00byte"))
+    history.record(run(duration_ms=-1.0))  # the table's CHECK refuses it
+    history.record(run(job_id="after"))
+    await history.close()
+    rows = await db.fetch("SELECT job_id, args, error_message FROM job_runs ORDER BY id")
+    assert len(rows) == 2 and rows[-1]["job_id"] == "after"
+    assert rows[0]["args"] == {"sku": "AB", "note": "a \\u0000 b"} and rows[0]["error_message"] == "badbyte"
+    assert history.dropped == 1
 
 
 async def test_old_runs_are_deleted_in_batches(db: asyncpg.Pool):
