@@ -11,13 +11,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic
 
-from adolf.errors import Deferred, InvalidJobArgs, JobAborted, JobTimedOut, error_code_of, is_infra_error
+from adolf.errors import (
+    AdolfError,
+    Deferred,
+    InvalidJobArgs,
+    JobAborted,
+    JobTimedOut,
+    error_code_of,
+    is_infra_error,
+)
 from adolf.job_contracts import called_with, validate_arguments
 from adolf.logs import DEAD_LETTER_LINE, folded_into_outcome, log_context
 from adolf.models.content import DeadLetter
@@ -213,5 +222,13 @@ def _log_outcome(
                 error_code=error_code,
                 error_message=message,
                 result=result,
+                traceback=_unexpected_traceback(error),
             )
         )
+
+
+def _unexpected_traceback(error: BaseException | str | None) -> str | None:
+    """The traceback of a bug (not of an AdolfError: a marketplace's answer, an outage, bad arguments, a limit)."""
+    if not isinstance(error, BaseException) or isinstance(error, AdolfError) or is_infra_error(error):
+        return None
+    return "".join(traceback.format_exception(error))

@@ -32,6 +32,7 @@ BATCH = 2000
 MAX_WAITING = 100_000
 RESULT_BYTES = 4000
 MESSAGE_CHARS = 2000
+TRACEBACK_CHARS = 8000  # the end of a traceback: where it was raised
 SECRET_KEY = re.compile(r"token|secret|password|passwd|api_?key|authorization|credential", re.IGNORECASE)
 ENTITIES = {"draft_id": "dr", "publication_id": "pu", "niche_id": "ni", "analysis_id": "an"}
 
@@ -39,10 +40,11 @@ ENTITIES = {"draft_id": "dr", "publication_id": "pu", "niche_id": "ni", "analysi
 # fifteen typed arrays for unnest(), measured on 2,000-row batches
 INSERT = """
     INSERT INTO job_runs (job_id, job_name, lane, try, status, args, started_at, duration_ms, error_code,
-                          error_message, result, draft_id, publication_id, niche_id, analysis_id)
-    SELECT j, n, l, t, s, a, st, d, ec, em, r, dr, pu, ni, an
+                          error_message, traceback, result, draft_id, publication_id, niche_id, analysis_id)
+    SELECT j, n, l, t, s, a, st, d, ec, em, tb, r, dr, pu, ni, an
     FROM jsonb_to_recordset($1::jsonb) AS u(j text, n text, l text, t int4, s text, a jsonb, st timestamptz,
-                                            d float8, ec text, em text, r jsonb, dr uuid, pu uuid, ni uuid, an uuid)
+                                            d float8, ec text, em text, tb text, r jsonb, dr uuid, pu uuid, ni uuid,
+                                            an uuid)
 """
 DELETE_OLD = "DELETE FROM job_runs WHERE id IN (SELECT id FROM job_runs WHERE started_at < $1 LIMIT $2)"
 
@@ -60,6 +62,7 @@ class JobRun:
     error_code: str | None = None
     error_message: str | None = None
     result: Any = None
+    traceback: str | None = None  # of an unexpected error only
 
 
 def masked(value: Any, mask: SecretMasker) -> Any:
@@ -106,6 +109,7 @@ def _without_nul(run: JobRun) -> JobRun:
         args=clean(run.args),
         error_code=clean(run.error_code),
         error_message=clean(run.error_message),
+        traceback=clean(run.traceback),
         result=clean(run.result),
     )
 
@@ -155,6 +159,7 @@ class JobHistory:
             "d": run.duration_ms,
             "ec": run.error_code,
             "em": message,
+            "tb": self.mask(run.traceback)[-TRACEBACK_CHARS:] if run.traceback else None,
             "r": None if result is None else _json(result, RESULT_BYTES),
             **{column: _entity(key, run.args, run.result) for key, column in ENTITIES.items()},
         }

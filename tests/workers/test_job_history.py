@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import asyncpg
+import pytest
 
 from adolf.db.pool import create_pool
 from adolf.models.results import PublishContentResult
+from adolf.serialization import JobFailed
 from adolf.workers.history import JobHistory, JobRun, delete_old_runs
+from tests.support.waiting import eventually
 
 
 def run(name="content_factory.tasks.publish_content", status="success", **fields) -> JobRun:
@@ -65,8 +67,11 @@ async def test_closing_while_a_batch_is_being_written_loses_nothing(db: asyncpg.
     history = JobHistory(db, flush_interval=0.001)
     for _ in range(5000):
         history.record(run())
-    while len(history._waiting) == 5000:  # the flusher has taken its first batch: an INSERT in flight
-        await asyncio.sleep(0)
+
+    async def batch_taken() -> bool:  # the flusher has taken its first batch: an INSERT in flight
+        return len(history._waiting) < 5000
+
+    await eventually(batch_taken, interval=0, what="the first batch taken")
     await history.close()
     assert await db.fetchval("SELECT count(*) FROM job_runs") == 5000
 
@@ -108,3 +113,23 @@ async def test_every_run_is_in_the_history_and_a_reported_failure_is_a_failed_ru
     assert rows[cleanup.job_id]["status"] == "success" and rows[cleanup.job_id]["lane"] == "content_low"
     info = await client.job_info(publish.job_id)
     assert (info["outcome"], info["error_code"]) == ("failed", "DRAFT_NOT_FOUND")
+
+
+async def test_a_bugs_run_keeps_its_traceback_and_an_expected_failure_none(db, client, burst):
+    bug = await client.enqueue("tests.broken", key="tb")
+    expected = await client.enqueue("tests.flaky", key="tb", fail_times=5)
+    await burst(["content_low"])
+    for job in (bug, expected):
+        with pytest.raises(JobFailed):
+            await job.result(timeout=10)
+
+    async def final_runs():
+        rows = await db.fetch(
+            "SELECT job_id, traceback FROM job_runs WHERE job_id = ANY($1) AND status = 'failed'",
+            [bug.job_id, expected.job_id],
+        )
+        return rows if len(rows) == 2 else None
+
+    tracebacks = {row["job_id"]: row["traceback"] for row in await eventually(final_runs, what="both final runs")}
+    assert "Traceback" in tracebacks[bug.job_id] and "in broken" in tracebacks[bug.job_id]
+    assert tracebacks[expected.job_id] is None  # RetryLater: the marketplace's answer, not a bug
