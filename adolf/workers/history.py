@@ -33,6 +33,7 @@ MAX_WAITING = 100_000
 RESULT_BYTES = 4000
 MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 8000  # the end of a traceback: where it was raised
+CLOSE_PATIENCE = 10.0  # seconds shutdown waits for PostgreSQL to take the last rows (a hanging one holds up no more)
 SECRET_KEY = re.compile(r"token|secret|password|passwd|api_?key|authorization|credential", re.IGNORECASE)
 ENTITIES = {"draft_id": "dr", "publication_id": "pu", "niche_id": "ni", "analysis_id": "an"}
 
@@ -89,6 +90,10 @@ def _json(value: Any, limit: int) -> orjson.Fragment:
     if len(text) > limit:
         text = orjson.dumps({"truncated": True, "preview": text[:limit].decode(errors="ignore")})
     return orjson.Fragment(text)
+
+
+def _valid_text(value: Any) -> Any:
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
 
 
 def _without_nul(run: JobRun) -> JobRun:
@@ -178,13 +183,26 @@ class JobHistory:
             except Exception as exc:  # a history row must never stop the others
                 logger.warning("job history: could not record %s: %s", run.job_name, exc)
                 self.dropped += 1
-        return orjson.dumps(rows, default=str)
+        try:
+            return orjson.dumps(rows, default=str)
+        except TypeError:  # a text JSON cannot carry (a lone surrogate): repaired row by row, never the batch stuck
+            parts = []
+            for row in rows:
+                try:
+                    parts.append(orjson.dumps({key: _valid_text(value) for key, value in row.items()}, default=str))
+                except TypeError as exc:
+                    logger.warning("job history: could not record %s: %s", row["n"], exc)
+                    self.dropped += 1
+            return b"[" + b",".join(parts) + b"]"
 
     async def _run(self) -> None:
         while not self._closing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.flush_interval)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # the flusher must outlive any one batch: its rows stay queued for the next round
+                logger.exception("job history: writing a batch failed")
 
     async def flush(self) -> None:
         """Write what waits, a batch at a time; rows stay queued while PostgreSQL is away. A batch PostgreSQL refuses
@@ -193,11 +211,17 @@ class JobHistory:
             runs = [self._waiting.popleft() for _ in range(min(BATCH, len(self._waiting)))]
             try:
                 await self.db.execute(INSERT, self._batch(runs))
+            except asyncio.CancelledError:  # shutdown stopped waiting for PostgreSQL: counted as not written
+                self._waiting.extendleft(reversed(runs))
+                raise
             except Exception as exc:
                 if not is_infra_error(exc) and isinstance(exc, asyncpg.PostgresError):
-                    await self._write_one_by_one(runs)
-                    continue
-                self._waiting.extendleft(reversed(runs))
+                    outage = await self._write_one_by_one(runs)
+                    if outage is None:
+                        continue
+                    exc = outage
+                else:
+                    self._waiting.extendleft(reversed(runs))
                 if not self._failing:
                     logger.warning("job history waits for PostgreSQL (%s rows): %s", len(self._waiting), exc)
                 self._failing = True
@@ -206,25 +230,36 @@ class JobHistory:
                 logger.info("job history written again after an outage")
                 self._failing = False
 
-    async def _write_one_by_one(self, runs: list[JobRun]) -> None:
+    async def _write_one_by_one(self, runs: list[JobRun]) -> Exception | None:
+        """The rows PostgreSQL takes; on an outage the rest go back to the queue and the outage is returned."""
         for index, run in enumerate(runs):
             try:
                 await self.db.execute(INSERT, self._batch([run]))
+            except asyncio.CancelledError:
+                self._waiting.extendleft(reversed(runs[index:]))
+                raise
             except Exception as exc:
                 if is_infra_error(exc) or not isinstance(exc, asyncpg.PostgresError):
                     self._waiting.extendleft(reversed(runs[index:]))
-                    raise
+                    return exc
                 self.dropped += 1
                 logger.warning("job history: PostgreSQL refused the run of %s %s: %s", run.job_name, run.job_id, exc)
+        return None
 
-    async def close(self) -> None:
-        """Write what waits; a flush in progress finishes first (cancelling it could lose its batch)."""
+    async def close(self, patience: float = CLOSE_PATIENCE) -> None:
+        """Write what waits; a flush in progress finishes first (cancelling it could lose its batch), but a
+        PostgreSQL that does not answer holds shutdown up for `patience` seconds at most."""
         self._closing.set()
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
+        try:
+            async with asyncio.timeout(patience):
+                if self._task is not None:
+                    with contextlib.suppress(Exception):
+                        await self._task
+                await self.flush()
+        except TimeoutError:
+            logger.warning("job history: PostgreSQL did not answer within %gs at shutdown", patience)
+        finally:
             self._task = None
-        await self.flush()
         if self._waiting:
             logger.warning("job history: %d rows not written at shutdown (PostgreSQL away)", len(self._waiting))
 
