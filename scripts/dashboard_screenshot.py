@@ -1,7 +1,8 @@
 """Save a screenshot of the dashboard: `scripts/dashboard_screenshot.py URL TOKEN OUT.png [JOB_ID [JOB_NAME]]`.
 
 Needs Debian's chromium and chromium-driver and the test extra (selenium). With JOB_ID, that job's detail is opened
-before the picture is taken; with JOB_NAME, the history is searched for that job. docs/dashboard.png was made this way from `scripts/run`'s demo and `adolf api`."""
+before the picture is taken; with JOB_NAME, the history is searched for that job. docs/dashboard.png was made this
+way from `scripts/run`'s demo and `adolf api`."""
 
 from __future__ import annotations
 
