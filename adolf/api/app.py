@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -83,6 +83,8 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise ApiError(401, "UNAUTHORIZED", "unknown or revoked token")
     if request.method not in {"GET", "HEAD"} and not caller.can_write:
         raise ApiError(403, "READ_ONLY", "this token may only read")
+    if "\x00" in request.path or any("\x00" in key + value for key, value in request.query.items()):
+        raise ApiError(400, "INVALID_QUERY", "a NUL character in the path or query")  # PostgreSQL cannot hold it
     request[CALLER] = caller
     return await handler(request)
 
@@ -274,8 +276,15 @@ def _query_value(request: web.Request, name: str, parse: Callable[[str], Any], w
         return None
     try:
         return parse(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ApiError(400, "INVALID_QUERY", f"{name}: not {what}") from None
+
+
+def _instant(raw: str) -> datetime:
+    """An ISO date-time PostgreSQL can compare (its UTC time within datetime's years)."""
+    value = datetime.fromisoformat(raw)
+    value.astimezone(UTC)  # OverflowError: 0001-01-01T00:00+14:00 is in year 0
+    return value
 
 
 async def jobs(request: web.Request) -> web.Response:
@@ -287,7 +296,7 @@ async def jobs(request: web.Request) -> web.Response:
             _query_value(request, name, UUID, "an id")
             for name in ("draft_id", "publication_id", "niche_id", "analysis_id")
         ),
-        *(_query_value(request, name, datetime.fromisoformat, "an ISO date-time") for name in ("since", "until")),
+        *(_query_value(request, name, _instant, "an ISO date-time") for name in ("since", "until")),
         int_query(request, "limit", 100),
         request.query.get("sku") or None,
     ]
