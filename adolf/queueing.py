@@ -133,11 +133,13 @@ def redis_settings(settings: Any) -> RedisSettings:
 
 # --- enqueue -------------------------------------------------------------------------------------------------------
 
-# KEYS: job, result, queue, wake. ARGV: payload, expiry ms, score, job id. arq's enqueue (refused while the id has a
-# job or a kept result), plus the wake-up of an idle lane. 1 = enqueued.
+# KEYS: job, result, queue, wake, abort. ARGV: payload, expiry ms, score, job id. arq's enqueue (refused while the id
+# has a job or a kept result), plus the wake-up of an idle lane. A request to abort the id left from before (arq's own
+# Job.abort marks any id, a finished one too) is dropped: it must not abort this new run. 1 = enqueued.
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 redis.call('LPUSH', KEYS[4], 1)
 redis.call('LTRIM', KEYS[4], 0, 0)
@@ -163,7 +165,7 @@ async def put_job(
     if script is None:
         script = _enqueue_scripts[redis] = redis.register_script(_ENQUEUE)
     payload = serialize({"f": function, "a": [], "k": kwargs, "t": None, "et": now_ms})
-    keys = [job_key(job_id), result_key(job_id), queue, wake_key(queue)]
+    keys = [job_key(job_id), result_key(job_id), queue, wake_key(queue), ABORT_KEY]
     return bool(await script(keys=keys, args=[payload, expires_ms, score_ms, job_id]))
 
 

@@ -215,8 +215,9 @@ return {redis.call('GET', KEYS[2]), job_try, aborted}
 # KEYS: in-progress, queue, job, retry, result, abort. ARGV: token, job id, mode, result, result ttl ms, score, now
 # ms. mode 'done': result kept, the job gone (and any request to abort it). 'again': due again at `score`, the try
 # kept. 'refund': due again at `score`, the try given back (never below 0, its expiry kept). Due again, the job's
-# payload is kept until a day past `score` (a deferral may be longer than its enqueue expiry). 1 = written, 0 = the
-# run no longer held the job.
+# payload is kept until a day past `score` (a deferral may be longer than its enqueue expiry), and a job an operator
+# asked to abort meanwhile is due now instead (it ends ABORTED at once, not after its retry delay). 1 = written, 0 =
+# the run no longer held the job.
 _FINISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local mode = ARGV[3]
@@ -230,7 +231,9 @@ else
         local tries = tonumber(redis.call('GET', KEYS[4]))
         if tries and tries > 0 then redis.call('DECR', KEYS[4]) end
     end
-    redis.call('ZADD', KEYS[2], 'XX', ARGV[6], ARGV[2])
+    local due = ARGV[6]
+    if redis.call('ZSCORE', KEYS[6], ARGV[2]) then due = ARGV[7] end
+    redis.call('ZADD', KEYS[2], 'XX', due, ARGV[2])
     local keep = tonumber(ARGV[6]) - tonumber(ARGV[7]) + 86400000
     local left = redis.call('PTTL', KEYS[3])
     if left >= 0 and left < keep then redis.call('PEXPIRE', KEYS[3], keep) end
