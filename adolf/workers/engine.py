@@ -352,14 +352,16 @@ class Lane:
         started_ms: int,
         error: Exception,
     ) -> None:
-        """A job that cannot run at all: a dead letter, and a failed result for whoever waits for it."""
+        """A job that cannot run at all: a dead letter, and a failed result for whoever waits for it. A schedule's
+        slot is a letter of its job with the schedule's arguments, so `adolf failed retry` can run it again."""
         code, message = getattr(error, "code", "JOB_FAILED"), str(error)
+        entry = self.entries.get(payload.function) if payload else None
         letter = DeadLetter(
             job_id=claimed.job_id,
-            job_name=payload.function if payload else "<unknown>",
+            job_name=entry.spec.name if entry else payload.function if payload else "<unknown>",
             queue=self.name,
             args=list(payload.args) if payload else [],
-            kwargs=dict(payload.kwargs) if payload else {},
+            kwargs=entry.kwargs(payload.kwargs) if entry and payload else dict(payload.kwargs) if payload else {},
             exception=f"{type(error).__name__}: {message}",
             error_code=code,
             tries=max(1, job_try),
@@ -372,15 +374,15 @@ class Lane:
             **({"failed_job_id": stored["failed_job_id"]} if "failed_job_id" in stored else {}),
         }
         logger.warning("job %s failed before it could run: %s", claimed.job_id, message, extra=fields)
-        self._count_early_failure(claimed, payload, job_try, started_ms, code, letter.exception)
+        self._count_early_failure(claimed, letter, job_try, started_ms, code, letter.exception)
         await self._record(claimed, lost, payload or _UNKNOWN, job_try, started_ms, Failed(error))
 
     def _count_early_failure(
-        self, claimed: Claimed, payload: Payload | None, job_try: int, started_ms: int, code: str, error: str
+        self, claimed: Claimed, letter: DeadLetter, job_try: int, started_ms: int, code: str, error: str
     ) -> None:
         """A job that failed before it ran still counts: a failed run in the metrics (under its name when this lane
         knows it, so an unknown name cannot add label values) and in the history."""
-        name = payload.function if payload else "<unknown>"
+        name = letter.job_name
         metrics.observe_job(name if name in self.entries else "<unknown>", self.name, "failed", 0.0)
         history = getattr(self.resources, "history", None)
         if history is not None:
@@ -391,7 +393,7 @@ class Lane:
                     lane=self.name,
                     try_=max(1, job_try),
                     status="failed",
-                    args=dict(payload.kwargs) if payload else {},
+                    args=dict(letter.kwargs),
                     started_at=datetime.fromtimestamp(started_ms / 1000, UTC),
                     duration_ms=0.0,
                     error_code=code,

@@ -44,3 +44,22 @@ async def test_a_mark_from_before_a_run_was_enqueued_does_not_abort_it(client, r
     )
     await burst(["content_low"])
     assert (await again.result(timeout=5))["value"] == 2
+
+
+async def test_an_aborted_cron_slot_is_a_dead_letter_of_its_job_that_can_run_again(client, redis, db, burst):
+    from adolf.ops import retry_failed_job
+    from tests.support.jobs import SLOW_CRON_REGISTRY
+
+    slot = "cron:tests.slow:1000"
+    await redis.enqueue_job("cron:tests.slow", _queue_name=queue_for("tests.slow", TEST_REGISTRY), _job_id=slot)
+    assert await client.abort(slot)
+    await burst(["content_default"], registry=SLOW_CRON_REGISTRY)
+
+    letter = await db.fetchrow("SELECT id, job_name, kwargs, error_code FROM failed_jobs WHERE job_id = $1", slot)
+    assert (letter["job_name"], letter["error_code"]) == ("tests.slow", "ABORTED")
+    assert letter["kwargs"] == {"key": "cron", "seconds": 1.5}  # the schedule's arguments
+    run = await db.fetchrow("SELECT job_name FROM job_runs WHERE job_id = $1", slot)
+    assert run is None or run["job_name"] == "tests.slow"
+    job_id = await retry_failed_job(db, client, letter["id"])  # `adolf failed retry` runs it again
+    await burst(["content_default"])
+    assert (await client.job(job_id, queue_for("tests.slow", TEST_REGISTRY)).result(timeout=5)) == {"slept": 1.5}
