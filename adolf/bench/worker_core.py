@@ -77,8 +77,8 @@ async def overhead(
 ) -> dict[str, Any]:
     """Both drain the same number of no-op jobs enqueued while they are idle; poll delay 0.05 s for both (ADOLF's
     wake-up makes its poll a fallback). ADOLF runs `rounds` times with its job history (job_runs) and as many
-    without, alternating, so the two share the machine's drift; the medians of jobs/s and of the worker's CPU per
-    job (steadier than wall time on a shared machine) are compared."""
+    without, alternating, so the two share the machine's drift, each draining jobs enqueued beforehand and due at one
+    moment; the medians of jobs/s and of the worker's CPU a job are compared. Bare arq drains the same way."""
     rates: dict[str, list[float]] = {"on": [], "off": []}
     cpu: dict[str, list[float]] = {"on": [], "off": []}
     async with Bench(settings, say) as bench:
@@ -91,7 +91,7 @@ async def overhead(
                     ADOLF_JOB_HISTORY="true" if history == "on" else "false",
                 )
                 cpu_before = worker.cpu_seconds()
-                rates[history].append(await _drain(bench, jobs, wake=True))
+                rates[history].append(await _drain(bench, jobs, wake=True, due_together=True))
                 cpu[history].append((worker.cpu_seconds() - cpu_before) / jobs * 1e6)
                 await worker.stop()  # its last history rows are written before it exits
                 say(
@@ -101,7 +101,7 @@ async def overhead(
         rows = await _history_rows(bench.settings.database_url)
         say(f"job_runs rows written by the rounds with history: {rows} (expected {rounds * jobs})")
         await bench.bare_arq_worker(LOW, max_jobs=concurrency, poll_delay=0.05)
-        arq_rate = await _drain(bench, jobs, wake=False)
+        arq_rate = await _drain(bench, jobs, wake=False, due_together=True)
         say(f"bare arq: {arq_rate:.0f} no-op jobs/s")
     with_history, without = median(rates["on"]), median(rates["off"])
     cpu_on, cpu_off = median(cpu["on"]), median(cpu["off"])
@@ -133,23 +133,40 @@ async def _history_rows(database_url: str) -> int:
         await conn.close()
 
 
-async def _drain(bench: Bench, jobs: int, *, wake: bool) -> float:
+async def _drain(bench: Bench, jobs: int, *, wake: bool, due_together: bool = False) -> float:
+    """Jobs a second from the first enqueue to an empty queue; `due_together`: every job is enqueued first, due at
+    one moment, and the clock starts then, so the drain does not share the CPU with the enqueueing."""
     redis = bench.redis
     assert redis is not None
     await redis.delete(*[k async for k in redis.scan_iter("arq:result:*")] or ["-"])
     started = time.monotonic()
+    due_at = time.time() + 2.0 + jobs / 1500 if due_together else None
     for start in range(0, jobs, 500):
         batch = range(start, min(jobs, start + 500))
         if wake:
-            await asyncio.gather(*(arq_seam.enqueue(redis, "bench.noop", {}, queue=LOW) for _ in batch))
+            await asyncio.gather(
+                *(arq_seam.enqueue(redis, "bench.noop", {}, queue=LOW, defer_by=_until(due_at)) for _ in batch)
+            )
         else:
-            await asyncio.gather(*(redis.enqueue_job("bench.noop", _queue_name=LOW) for _ in batch))
+            await asyncio.gather(
+                *(redis.enqueue_job("bench.noop", _queue_name=LOW, _defer_by=_until(due_at)) for _ in batch)
+            )
+    if due_at is not None:
+        left = due_at - time.time()
+        if left <= 0:
+            raise RuntimeError("enqueueing took longer than the lead before the jobs were due")
+        await asyncio.sleep(left)
+        started = time.monotonic()
 
     async def drained() -> bool:
         return await redis.zcard(LOW) == 0
 
     await until(drained, timeout=600, interval=0.01)
     return jobs / (time.monotonic() - started)
+
+
+def _until(due_at: float | None) -> float:
+    return 0.0 if due_at is None else max(0.0, due_at - time.time())
 
 
 async def recovery(settings: Settings, say: Say, *, cut: float = 60.0) -> dict[str, Any]:
