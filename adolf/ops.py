@@ -45,6 +45,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     job.add_argument("job_id")
     job.set_defaults(run=cmd_job)
 
+    workers = sub.add_parser("workers", help="the worker processes alive: host, pid, lanes, running and done jobs")
+    workers.add_argument("--json", action="store_true")
+    workers.set_defaults(run=cmd_workers)
+
     abort = sub.add_parser("abort", help="abort a queued, deferred or running job by id (exit 1 if none)")
     abort.add_argument("job_id")
     abort.set_defaults(run=cmd_abort)
@@ -126,6 +130,13 @@ async def queue_stats(redis: Any, now_ms: float | None = None) -> list[dict[str,
     return stats
 
 
+async def workers_alive(redis: Any) -> list[dict[str, Any]]:
+    """The worker processes that said they are alive within three health-check intervals."""
+    keys = sorted([key async for key in redis.scan_iter(match=queueing.WORKER_PREFIX + "*", count=500)])
+    values = await redis.mget(keys) if keys else []
+    return [record for record in map(_payload, values) if record]
+
+
 async def active_jobs(redis: Any, *, lane: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """The jobs in the lanes' queues now, earliest first per lane: queued (due), deferred, or running."""
     lanes = [LANES[lane]] if lane else list(LANES.values())
@@ -179,6 +190,31 @@ def _iso_ms(value: Any) -> str | None:
     if not isinstance(value, int | float):
         return None
     return datetime.fromtimestamp(value / 1000, UTC).isoformat()
+
+
+def cmd_workers(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        client = await _client(settings)
+        try:
+            alive = await workers_alive(client.redis)
+        finally:
+            await client.close()
+        if args.json:
+            print(orjson.dumps(alive).decode())
+            return 0
+        print(f"{'worker':28} {'lanes':48} {'running':>7} {'done':>7} {'failed':>7}  seen")
+        for worker in alive:
+            name = f"{worker.get('host')}:{worker.get('pid')}"
+            lanes = ",".join(worker.get("lanes") or [])
+            print(
+                f"{name:28} {lanes:48} {worker.get('running', 0):>7} {worker.get('complete', 0):>7} "
+                f"{worker.get('failed', 0):>7}  {worker.get('seen_at')}"
+            )
+        if not alive:
+            print("no worker process is alive (start one: adolf worker, or arq adolf.workers.<Lane>)")
+        return 0
+
+    return _run("workers", work)
 
 
 def cmd_abort(settings: Settings, args: argparse.Namespace) -> int:

@@ -66,6 +66,14 @@ def wake_key(queue: str) -> str:
     return WAKE_PREFIX + queue
 
 
+WORKER_PREFIX = "adolf:worker:"
+
+
+def worker_key(host: str, pid: int) -> str:
+    """Where a worker process says it is alive (adolf/workers/presence.py)."""
+    return f"{WORKER_PREFIX}{host}:{pid}"
+
+
 def job_ref(job_id: str, enqueue_time: datetime) -> str:
     """One run of a job: its id and enqueue time (a job id enqueued again is another run)."""
     return f"{job_id}@{int(enqueue_time.timestamp() * 1000)}"

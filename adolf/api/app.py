@@ -384,6 +384,13 @@ async def abort_job(request: web.Request) -> web.Response:
     raise ApiError(404, "NOT_FOUND", f"no queued, deferred or running job {job_id!r}")
 
 
+async def workers(request: web.Request) -> web.Response:
+    """The worker processes alive (each rewrites its record every health-check interval)."""
+    from adolf.ops import workers_alive
+
+    return reply(await workers_alive(request.app[CLIENT_KEY].redis))
+
+
 async def active(request: web.Request) -> web.Response:
     """Jobs queued, deferred or running now (from Redis; finished runs are in /jobs)."""
     from adolf.ops import active_jobs
@@ -413,6 +420,7 @@ def create_app(db: asyncpg.Pool, client: AdolfClient) -> web.Application:
     app.router.add_post("/jobs/{job_id}/retry", retry_job)
     app.router.add_post("/jobs/{job_id}/abort", abort_job)
     app.router.add_get("/active", active)
+    app.router.add_get("/workers", workers)
     app.router.add_get("/agents", agents)
     app.router.add_get("/me", me)
     app.router.add_get("/queues", queues)

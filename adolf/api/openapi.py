@@ -190,6 +190,12 @@ OPENAPI: dict[str, Any] = {
                 "responses": {**_ok(ANY_LIST), **_errors(400)},
             }
         },
+        "/workers": {
+            "get": {
+                "summary": "Worker processes alive: host, pid, lanes, running and done jobs",
+                "responses": _ok(ANY_LIST),
+            }
+        },
         "/agents": {"get": {"summary": "Office agents", "responses": _ok(ANY_LIST)}},
         "/me": {"get": {"summary": "The token's user and whether it may write", "responses": _ok(ANY_OBJECT)}},
         "/queues": {

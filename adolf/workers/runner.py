@@ -20,6 +20,7 @@ from adolf.workers.catalog import REGISTRY
 from adolf.workers.engine import Lane
 from adolf.workers.health import check_port, start_health_server
 from adolf.workers.lifecycle import Resources, check_servers
+from adolf.workers.presence import Presence
 from adolf.workers.registry import Registry
 from adolf.workers.waker import Waker
 
@@ -55,6 +56,7 @@ class LaneGroup:
         self._redis: ArqRedis | None = None
         self._waker: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
+        self._presence: Presence | None = None
 
     async def start(self) -> None:
         self._redis = await connect_redis(self.settings)
@@ -68,12 +70,15 @@ class LaneGroup:
         """Until stopped (or, in burst mode, until the lanes' queues are empty)."""
         waker = Waker(self._redis, list(self.workers.values()), timeout=WAKE_BLOCK)
         self._waker = asyncio.create_task(waker.run(), name="adolf-waker")
+        self._presence = Presence(self._redis, self.workers, self.settings.health_check_interval)
+        presence = asyncio.create_task(self._presence.run(), name="adolf-presence")
         try:
             await asyncio.gather(*(lane.run() for lane in self.workers.values()))
         finally:
-            self._waker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._waker
+            for task in (self._waker, presence):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def stop(self, *, graceful: bool = True) -> None:
         """Graceful: stop picking jobs, wait up to the grace period, then hand running jobs back to the queue."""
@@ -88,6 +93,8 @@ class LaneGroup:
         if self.resources is not None:
             await self.resources.close()
         if self._redis is not None:
+            if self._presence is not None:
+                await self._presence.close()
             with contextlib.suppress(Exception):
                 for lane in self.workers.values():
                     await self._redis.delete(arq_seam.health_key(lane.queue))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from uuid import uuid4
 
 import aiohttp
@@ -16,6 +17,7 @@ from adolf.db.repositories.scout import ScoutRepository
 from adolf.scout.synthetic import Shape, weekly_series
 from tests.scout.test_scout_jobs import _last_week
 from tests.support.factories import USER_ID, make_draft
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -236,3 +238,15 @@ async def test_a_deferred_job_is_listed_active_and_aborted(api, tokens, client, 
     assert await db.fetchval("SELECT error_code FROM failed_jobs WHERE job_id = $1", job.job_id) == "ABORTED"
     assert (await call(api, "POST", f"/jobs/{job.job_id}/abort", tokens["write"]))[0] == 409
     assert (await call(api, "POST", "/jobs/no-such-job/abort", tokens["write"]))[0] == 404
+
+
+async def test_workers_alive(api, tokens, lane_group):
+    await lane_group(["scout_default"])
+
+    async def listed():
+        status, workers = await call(api, "GET", "/workers", tokens["read"])
+        assert status == 200
+        return [w for w in workers if w["lanes"] == ["scout_default"]]
+
+    [worker] = await eventually(listed, what="the worker listed")
+    assert worker["pid"] == os.getpid() and worker["running"] == 0

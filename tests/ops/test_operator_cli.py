@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from adolf.db.repositories.failed_jobs import FailedJobRepository
+from tests.support.waiting import eventually
 
 
 def run(settings, *args: str) -> subprocess.CompletedProcess:
@@ -121,3 +122,16 @@ async def test_abort_marks_a_queued_job_and_refuses_an_unknown_one(settings, red
     assert job.job_id in done.stdout
     assert await redis.zscore("arq:abort", job.job_id) is not None
     assert "no queued, deferred or running job 'nope'" in one_line_error(run(settings, "abort", "nope"))
+
+
+async def test_workers_lists_the_processes_alive(settings, redis, lane_group):
+    done = run(settings, "workers")
+    assert done.returncode == 0 and "no worker process is alive" in done.stdout
+    await lane_group(["content_low"])
+
+    async def listed():
+        alive = json.loads(run(settings, "workers", "--json").stdout)
+        return [w for w in alive if w["pid"] == os.getpid()]
+
+    [me] = await eventually(listed, what="this process listed")
+    assert me["lanes"] == ["content_low"]
