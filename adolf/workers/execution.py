@@ -198,7 +198,9 @@ def _log_outcome(
     fields: dict[str, Any] = {"outcome": outcome, "duration_ms": round(duration * 1000, 1), **extra}
     message = None
     if isinstance(error, BaseException):
-        message = f"{type(error).__name__}: {error}"
+        # an AdolfError's own text starts with its code, which the line and the row carry apart
+        text = error.message if isinstance(error, AdolfError) and isinstance(error.message, str) else str(error)
+        message = f"{type(error).__name__}: {text}"
         error_code = error_code_of(error)
     elif error is not None:
         message = error

@@ -40,10 +40,12 @@ async def test_a_run_whose_lease_is_lost_stops_at_once_and_never_touches_the_nex
     await lane_group(["content_default"])
     first = await redis.enqueue_job("tests.slow", key="A", seconds=4, _queue_name=SLOW, _job_id="same")
     await _started(redis, "A")
-    # another worker took the job over (this process stalled past its lease), ran it and finished it...
-    await redis.set("arq:in-progress:same", "another-worker", px=60_000)
-    await redis.delete("arq:in-progress:same", "arq:job:same", "arq:retry:same")
-    await redis.zrem(SLOW, "same")
+    # another worker took the job over (this process stalled past its lease), ran it and finished it -- in one
+    # transaction, as a finish is one script: a claim between separate commands would see a job half finished
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete("arq:in-progress:same", "arq:job:same", "arq:retry:same")
+        pipe.zrem(SLOW, "same")
+        await pipe.execute()
     # ...and the same id was enqueued again
     second = await redis.enqueue_job("tests.slow", key="B", seconds=0.2, _queue_name=SLOW, _job_id="same")
     assert first is not None and second is not None
