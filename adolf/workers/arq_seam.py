@@ -68,6 +68,7 @@ __all__ = [
     "job_handle",
     "job_key",
     "job_ref",
+    "put_job",
     "redis_settings",
     "result_key",
     "retry_key",
@@ -334,21 +335,6 @@ class Scripts:
     def aborted(job_ids: Sequence[str], *, client: Any) -> Any:
         """Queue, on a pipeline, which of these jobs an operator asked to abort (one score or None each)."""
         return client.zmscore(ABORT_KEY, list(job_ids))
-
-    async def enqueue(
-        self,
-        queue: str,
-        job_id: str,
-        function: str,
-        kwargs: dict[str, Any],
-        *,
-        score_ms: int,
-        expires_ms: int,
-        now_ms: int,
-    ) -> bool:
-        return await put_job(
-            self.redis, queue, job_id, function, kwargs, score_ms=score_ms, expires_ms=expires_ms, now_ms=now_ms
-        )
 
 
 def _text(value: Any) -> str:

@@ -445,7 +445,8 @@ class Lane:
                 )
             if (slot - now).total_seconds() > CRON_LEAD:
                 continue
-            await self.scripts.enqueue(
+            await arq_seam.put_job(
+                self.scripts.redis,
                 self.queue,
                 arq_seam.cron_job_id(schedule.name, slot),
                 schedule.name,

@@ -17,6 +17,7 @@ from adolf.db.repositories.failed_jobs import FailedJobRepository
 from adolf.errors import is_infra_error
 from adolf.lanes import LANES
 from adolf.models.content import DeadLetter, FailedJob
+from adolf.queueing import put_job
 from adolf.services.notifications import send_alert
 from adolf.workers.arq_seam import Scripts
 from adolf.workers.registry import FailureHook
@@ -102,7 +103,8 @@ class DeadLetterOffice:
             return
         now_ms = int(time.time() * 1000)
         try:
-            await self.scripts.enqueue(
+            await put_job(
+                self.scripts.redis,
                 LANES[DEAD_LETTER_LANE].queue,
                 f"dead-letter:{letter.job_id}:{int(letter.enqueued_at.timestamp() * 1000)}",
                 DEAD_LETTER_JOB,

@@ -92,14 +92,13 @@ def _json(value: Any, limit: int) -> orjson.Fragment:
     return orjson.Fragment(text)
 
 
-def _valid_text(value: Any) -> Any:
-    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
+def _storable(run: JobRun) -> JobRun:
+    """The run with text PostgreSQL and JSON can carry: no NUL character (text and jsonb hold none), no lone
+    surrogate (a text decoded with surrogateescape; replaced by '?')."""
 
-
-def _without_nul(run: JobRun) -> JobRun:
     def clean(value: Any) -> Any:
         if isinstance(value, str):
-            return value.replace("\x00", "")
+            return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
         if isinstance(value, dict):
             return {clean(k): clean(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -170,30 +169,30 @@ class JobHistory:
         }
 
     def _batch(self, runs: list[JobRun]) -> orjson.Fragment:
-        blob = self._dump(runs)
-        if b"\\u0000" in blob:  # PostgreSQL's text and jsonb hold no NUL character; an untrusted payload may
-            blob = self._dump([_without_nul(run) for run in runs])
+        try:
+            blob: bytes | None = orjson.dumps(self._rows(runs, careful=False), default=str)
+        except TypeError:  # a text JSON cannot carry (a lone surrogate)
+            blob = None
+        if blob is None or b"\\u0000" in blob:  # untrusted payloads: repaired, never a batch stuck for good
+            blob = orjson.dumps(self._rows([_storable(run) for run in runs], careful=True), default=str)
         return orjson.Fragment(blob)
 
-    def _dump(self, runs: list[JobRun]) -> bytes:
+    def _rows(self, runs: list[JobRun], *, careful: bool) -> list[dict[str, Any]]:
+        """Not careful: text JSON cannot carry raises TypeError. Careful: a row that does not serialize is dropped."""
         rows = []
         for run in runs:
             try:
-                rows.append(self._row(run))
+                row = self._row(run)
+                if careful:
+                    orjson.dumps(row, default=str)
             except Exception as exc:  # a history row must never stop the others
+                if not careful and isinstance(exc, TypeError):
+                    raise
                 logger.warning("job history: could not record %s: %s", run.job_name, exc)
                 self.dropped += 1
-        try:
-            return orjson.dumps(rows, default=str)
-        except TypeError:  # a text JSON cannot carry (a lone surrogate): repaired row by row, never the batch stuck
-            parts = []
-            for row in rows:
-                try:
-                    parts.append(orjson.dumps({key: _valid_text(value) for key, value in row.items()}, default=str))
-                except TypeError as exc:
-                    logger.warning("job history: could not record %s: %s", row["n"], exc)
-                    self.dropped += 1
-            return b"[" + b",".join(parts) + b"]"
+                continue
+            rows.append(row)
+        return rows
 
     async def _run(self) -> None:
         while not self._closing.is_set():

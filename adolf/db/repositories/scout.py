@@ -75,19 +75,32 @@ STORE_SCORE = """
 """
 
 TREND_FIELDS = ("search_volume", "orders", "revenue", "avg_price", "sellers", "new_sellers", "top10_share", "hhi")
-_MERGED = ", ".join(f"COALESCE(EXCLUDED.{f}, t.{f})" for f in (*TREND_FIELDS, "top_seller_shares"))
-_CURRENT = ", ".join(f"t.{f}" for f in (*TREND_FIELDS, "top_seller_shares"))
 # a value the source does not give (NULL) keeps what another source brought; unchanged rows are not rewritten
-UPSERT_TRENDS = f"""
+UPSERT_TRENDS = """
     INSERT INTO niche_trends AS t (niche_id, week_start, search_volume, orders, revenue, avg_price, sellers,
                                    new_sellers, top10_share, hhi, top_seller_shares, source)
     SELECT $1, w, sv, o, r, p, s, ns, t10, h, sh::jsonb, $12
     FROM unnest($2::date[], $3::int8[], $4::int8[], $5::float8[], $6::float8[], $7::int4[], $8::int4[],
                 $9::float8[], $10::float8[], $11::text[]) AS u(w, sv, o, r, p, s, ns, t10, h, sh)
     ON CONFLICT (niche_id, week_start) DO UPDATE SET
-        ({", ".join((*TREND_FIELDS, "top_seller_shares"))}) = ({_MERGED}),
+        (search_volume, orders, revenue, avg_price, sellers, new_sellers, top10_share, hhi, top_seller_shares) = (
+            COALESCE(EXCLUDED.search_volume, t.search_volume), COALESCE(EXCLUDED.orders, t.orders),
+            COALESCE(EXCLUDED.revenue, t.revenue), COALESCE(EXCLUDED.avg_price, t.avg_price),
+            COALESCE(EXCLUDED.sellers, t.sellers), COALESCE(EXCLUDED.new_sellers, t.new_sellers),
+            COALESCE(EXCLUDED.top10_share, t.top10_share), COALESCE(EXCLUDED.hhi, t.hhi),
+            COALESCE(EXCLUDED.top_seller_shares, t.top_seller_shares)
+        ),
         source = EXCLUDED.source, updated_at = now()
-    WHERE ({_MERGED}) IS DISTINCT FROM ({_CURRENT})
+    WHERE (
+        COALESCE(EXCLUDED.search_volume, t.search_volume), COALESCE(EXCLUDED.orders, t.orders),
+        COALESCE(EXCLUDED.revenue, t.revenue), COALESCE(EXCLUDED.avg_price, t.avg_price),
+        COALESCE(EXCLUDED.sellers, t.sellers), COALESCE(EXCLUDED.new_sellers, t.new_sellers),
+        COALESCE(EXCLUDED.top10_share, t.top10_share), COALESCE(EXCLUDED.hhi, t.hhi),
+        COALESCE(EXCLUDED.top_seller_shares, t.top_seller_shares)
+    ) IS DISTINCT FROM (
+        t.search_volume, t.orders, t.revenue, t.avg_price, t.sellers, t.new_sellers, t.top10_share, t.hhi,
+        t.top_seller_shares
+    )
     RETURNING 1
 """
 UPSERT_SEGMENTS = """
@@ -115,11 +128,15 @@ OPEN_ANALYSIS = """
     WHERE niche_analyses.niche_id = EXCLUDED.niche_id
     RETURNING id
 """
-ANALYSIS_COLUMNS = """id, niche_id, requested_by, params, status, result, opportunity_score::float8, error,
-                      created_at, completed_at"""
-GET_ANALYSIS = f"SELECT {ANALYSIS_COLUMNS} FROM niche_analyses WHERE id = $1"
-LATEST_ANALYSIS = f"""
-    SELECT {ANALYSIS_COLUMNS} FROM niche_analyses WHERE niche_id = $1 AND status = 'completed'
+GET_ANALYSIS = """
+    SELECT id, niche_id, requested_by, params, status, result, opportunity_score::float8, error, created_at,
+           completed_at
+    FROM niche_analyses WHERE id = $1
+"""
+LATEST_ANALYSIS = """
+    SELECT id, niche_id, requested_by, params, status, result, opportunity_score::float8, error, created_at,
+           completed_at
+    FROM niche_analyses WHERE niche_id = $1 AND status = 'completed'
     ORDER BY completed_at DESC LIMIT 1
 """
 COMPLETE_ANALYSIS = """
